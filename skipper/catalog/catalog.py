@@ -1,0 +1,222 @@
+"""A whole catalog: the merged, cross-checked declarations of a catalog directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.qualify import qualify
+
+from skipper.catalog.loader import catalog_files, load_file
+from skipper.catalog.models import (
+    DEFAULT_DIALECT,
+    CatalogFile,
+    Dimension,
+    Entry,
+    GlossaryTerm,
+    Metric,
+    Segment,
+    Source,
+    Table,
+    VerifiedQuery,
+)
+from skipper.errors import CatalogError
+
+
+def _fail(entry: Entry, message: str, field: str = "", code: str = "catalog.invalid") -> CatalogError:
+    file, _, path = entry.origin
+    return CatalogError(message, code=code, file=file, line=entry.line_of(field), field=path + field)
+
+
+class Catalog:
+    """Tables, metrics, dimensions, segments, glossary and verified queries, checked together."""
+
+    def __init__(self, files: Sequence[CatalogFile], *, root: Path | None = None) -> None:
+        self.root = root
+        self.files = list(files)
+        heads = [f for f in self.files if f.name or f.description or f.dialect]
+        self.name = next((f.name for f in heads if f.name), None) or (root.name if root else "catalog")
+        self.description = next((f.description for f in heads if f.description), "") or ""
+        self.dialect = next((f.dialect for f in heads if f.dialect), None) or DEFAULT_DIALECT
+        self.sources: list[Source] = [s for f in self.files for s in f.sources]
+        self.tables: list[Table] = [t for f in self.files for t in f.tables]
+        self.metrics: list[Metric] = [m for f in self.files for m in f.metrics]
+        self.dimensions: list[Dimension] = [d for f in self.files for d in f.dimensions]
+        self.segments: list[Segment] = [s for f in self.files for s in f.segments]
+        self.glossary: list[GlossaryTerm] = [g for f in self.files for g in f.glossary]
+        self.verified_queries: list[VerifiedQuery] = [q for f in self.files for q in f.verified_queries]
+        self._tables = self._index(self.tables, "table")
+        self._sources = self._index(self.sources, "source")
+        self._metrics = self._index(self.metrics, "metric")
+        self._dimensions = self._index(self.dimensions, "dimension")
+        self._segments = self._index(self.segments, "segment")
+        self.version = self._hash()
+        self._check()
+
+    # ---- loading -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> Catalog:
+        """Load every ``*.yaml`` under a directory (or one file) and check it as a whole."""
+        root = Path(path)
+        return cls([load_file(p) for p in catalog_files(root)], root=root)
+
+    @staticmethod
+    def _index(entries: Iterable[Any], kind: str) -> dict[str, Any]:
+        index: dict[str, Any] = {}
+        for entry in entries:
+            key = entry.name.lower()
+            if key in index:
+                first_file, first_line, _ = index[key].origin
+                raise _fail(
+                    entry,
+                    f"{kind} {entry.name!r} is declared twice (first at {first_file}:{first_line})",
+                    code="catalog.duplicate",
+                )
+            index[key] = entry
+        return index
+
+    def _hash(self) -> str:
+        payload = [f.model_dump(mode="json", by_alias=True, exclude_defaults=True) for f in self.files]
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    # ---- lookups -------------------------------------------------------------------------
+    def find_table(self, name: str) -> Table | None:
+        return self._tables.get(name.lower())
+
+    def table(self, name: str) -> Table:
+        found = self.find_table(name)
+        if found is None:
+            raise CatalogError(f"no table {name!r} in the catalog", code="catalog.unknown_table")
+        return found
+
+    def find_metric(self, name: str) -> Metric | None:
+        return self._metrics.get(name.lower())
+
+    def find_dimension(self, name: str) -> Dimension | None:
+        return self._dimensions.get(name.lower())
+
+    def find_segment(self, name: str) -> Segment | None:
+        return self._segments.get(name.lower())
+
+    def schema(self) -> dict[str, dict[str, dict[str, str]]]:
+        """``{schema: {table: {column: type}}}`` as sqlglot's MappingSchema expects."""
+        out: dict[str, dict[str, dict[str, str]]] = {}
+        for table in self.tables:
+            columns = {c.name: (c.type or "UNKNOWN") for c in table.columns}
+            out.setdefault(table.db_schema, {})[table.name] = columns
+        return out
+
+    def upstream(self, name: str) -> list[str]:
+        """Every table a derived table is built from, transitively, nearest first."""
+        seen: list[str] = []
+        frontier = [name]
+        while frontier:
+            table = self.find_table(frontier.pop(0))
+            if table is None or table.lineage is None:
+                continue
+            for parent in table.lineage.upstream:
+                if parent not in seen and parent != name:
+                    seen.append(parent)
+                    frontier.append(parent)
+        return seen
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "sources": len(self.sources),
+            "tables": len(self.tables),
+            "columns": sum(len(t.columns) for t in self.tables),
+            "relationships": sum(len(t.relationships) for t in self.tables),
+            "metrics": len(self.metrics),
+            "dimensions": len(self.dimensions),
+            "segments": len(self.segments),
+            "glossary": len(self.glossary),
+            "verified_queries": len(self.verified_queries),
+        }
+
+    # ---- cross-checks --------------------------------------------------------------------
+    def _check(self) -> None:
+        for table in self.tables:
+            self._check_table(table)
+        for metric in self.metrics:
+            self._require_table(metric, metric.table)
+            if metric.time_column:
+                self._require_column(metric, metric.table, metric.time_column, ".time_column")
+            where = " AND ".join(f"({f})" for f in metric.filters) or "TRUE"
+            self._check_sql(metric, f"SELECT {metric.expr} FROM {metric.table} WHERE {where}", ".expr")
+        for dimension in self.dimensions:
+            self._require_table(dimension, dimension.table)
+            self._check_sql(dimension, f"SELECT {dimension.sql} FROM {dimension.table}", ".expr")
+        for segment in self.segments:
+            self._require_table(segment, segment.table)
+            self._check_sql(segment, f"SELECT 1 FROM {segment.table} WHERE {segment.filter}", ".filter")
+        for query in self.verified_queries:
+            self._check_sql(query, query.sql, ".sql")
+        known = set(self._tables) | set(self._metrics) | set(self._dimensions) | set(self._segments)
+        for term in self.glossary:
+            for i, ref in enumerate(term.refers_to):
+                if ref.lower() not in known:
+                    raise _fail(term, f"refers to {ref!r}, which the catalog does not declare",
+                                f".refers_to[{i}]")
+
+    def _check_table(self, table: Table) -> None:
+        if table.source and self._sources and table.source.lower() not in self._sources:
+            raise _fail(table, f"unknown source {table.source!r}", ".source")
+        columns = [c.name.lower() for c in table.columns]
+        if len(set(columns)) != len(columns):
+            duplicate = next(c for c in columns if columns.count(c) > 1)
+            raise _fail(table, f"column {duplicate!r} is declared twice", ".columns")
+        for i, key in enumerate(table.primary_key):
+            self._require_column(table, table.name, key, f".primary_key[{i}]")
+        for i, rel in enumerate(table.relationships):
+            self._require_table(rel, rel.table)
+            self._check_sql(rel, f"SELECT 1 FROM {table.name} JOIN {rel.table} ON {rel.on}", ".on")
+            del i
+        if table.freshness and table.freshness.column:
+            self._require_column(table.freshness, table.name, table.freshness.column, ".column")
+        if table.sampling:
+            if table.sampling.weight_column:
+                self._require_column(
+                    table.sampling, table.name, table.sampling.weight_column, ".weight_column"
+                )
+            if table.sampling.exact_table:
+                self._require_table(table.sampling, table.sampling.exact_table, ".exact_table")
+        if table.lineage:
+            for i, parent in enumerate(table.lineage.upstream):
+                self._require_table(table.lineage, parent, f".upstream[{i}]")
+            if table.lineage.sql:
+                self._check_sql(table.lineage, table.lineage.sql, ".sql")
+
+    def _require_table(self, entry: Entry, name: str, field: str = ".table") -> Table:
+        table = self.find_table(name)
+        if table is None:
+            raise _fail(entry, f"unknown table {name!r}", field, code="catalog.unknown_table")
+        return table
+
+    def _require_column(self, entry: Entry, table: str, column: str, field: str) -> None:
+        if self.table(table).column(column) is None:
+            raise _fail(entry, f"table {table!r} has no column {column!r}", field,
+                        code="catalog.unknown_column")
+
+    def _check_sql(self, entry: Entry, sql: str, field: str) -> None:
+        """Every table and column a catalog SQL snippet names must be in the catalog."""
+        try:
+            tree = sqlglot.parse_one(sql, read=self.dialect)
+            for table_ref in tree.find_all(exp.Table):
+                ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+                if table_ref.name.lower() not in ctes:
+                    self._require_table(entry, table_ref.name, field)
+            qualify(tree, schema=self.schema(), dialect=self.dialect, validate_qualify_columns=True,
+                    quote_identifiers=False, identify=False)
+        except CatalogError:
+            raise
+        except SqlglotError as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else "invalid SQL"
+            message = message.split(". Line:")[0]
+            raise _fail(entry, message, field, code="catalog.bad_sql") from None

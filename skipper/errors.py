@@ -1,0 +1,136 @@
+"""Skipper's one exception hierarchy: every failure a user can cause has a stable ``code``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SkipperError(Exception):
+    """Base of every error Skipper raises on purpose.
+
+    ``code`` is stable and machine-readable (``sql.not_read_only``); ``message`` tells the user
+    what went wrong and what to do. ``details`` carries structured context for JSON output.
+    """
+
+    code: str = "skipper.error"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CatalogError(SkipperError):
+    """The catalog cannot be loaded: a file, line and field say where."""
+
+    code = "catalog.invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        **details: Any,
+    ) -> None:
+        where = ""
+        if file:
+            where = file + (f":{line}" if line else "")
+            if field:
+                where += f" ({field})"
+            where += ": "
+        super().__init__(where + message, code=code, **details)
+        self.file = file
+        self.line = line
+        self.field = field
+
+
+class GuardError(SkipperError):
+    """The guard refused a query: nothing was executed."""
+
+    code = "sql.refused"
+
+
+class ParseError(GuardError):
+    code = "sql.parse_error"
+
+
+class MultipleStatementsError(GuardError):
+    code = "sql.multiple_statements"
+
+
+class NotReadOnlyError(GuardError):
+    code = "sql.not_read_only"
+
+
+class UnknownTableError(GuardError):
+    code = "sql.unknown_table"
+
+
+class UnknownColumnError(GuardError):
+    code = "sql.unknown_column"
+
+
+class FunctionNotAllowedError(GuardError):
+    code = "sql.function_not_allowed"
+
+
+class TableFunctionError(GuardError):
+    code = "sql.table_function"
+
+
+class TooComplexError(GuardError):
+    code = "sql.too_complex"
+
+
+class PolicyError(GuardError):
+    """A permission check refused the query (governance)."""
+
+    code = "policy.denied"
+
+
+class EngineError(SkipperError):
+    """The database could not run a guarded query."""
+
+    code = "engine.error"
+
+
+class QueryTimeoutError(EngineError):
+    code = "engine.timeout"
+
+
+class DatabaseNotFoundError(EngineError):
+    code = "engine.database_not_found"
+
+
+class AuditError(SkipperError):
+    code = "audit.error"
+
+
+class AuditTamperedError(AuditError):
+    code = "audit.tampered"
+
+
+class AuditRecordNotFoundError(AuditError):
+    code = "audit.not_found"
+
+
+class DemoError(SkipperError):
+    code = "demo.error"
+
+
+class ConfigError(SkipperError):
+    code = "config.invalid"
