@@ -1,0 +1,55 @@
+"""Engines run guarded SQL. The interface is small so DuckDB, and later other engines, fit it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+
+@dataclass
+class Result:
+    """What an engine returns: at most ``max_rows`` rows, and how many there were in all."""
+
+    table: pa.Table
+    row_count: int
+    truncated: bool
+    duration_s: float
+    columns: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ColumnInfo:
+    name: str
+    type: str
+    nullable: bool = True
+
+
+@dataclass
+class TableInfo:
+    """A table as the database itself describes it (for `skipper catalog init`)."""
+
+    name: str
+    schema: str
+    columns: list[ColumnInfo]
+    primary_key: list[str]
+    row_count: int
+    foreign_keys: list[tuple[list[str], str, list[str]]] = field(default_factory=list)
+
+
+class Engine(Protocol):
+    """Runs SQL that the guard already accepted. Also the second wall: it must be unable to
+    write, read files or reach the network even if given SQL the guard should have refused."""
+
+    dialect: str
+
+    def execute(self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None) -> Result:
+        ...
+
+    def introspect(self) -> list[TableInfo]:
+        ...
+
+    def close(self) -> None:
+        ...
