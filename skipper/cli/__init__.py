@@ -1,0 +1,22 @@
+"""The `skipper` command line: thin commands over the Python API."""
+
+from __future__ import annotations
+
+import typer
+
+from skipper.cli import audit_cmd, catalog_cmd, demo_cmd, sql_cmd
+
+app = typer.Typer(
+    name="skipper",
+    help="Ask questions about your data; get correct, auditable answers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for _module in (demo_cmd, sql_cmd, catalog_cmd, audit_cmd):
+    _module.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,3 @@
+from skipper.cli import main
+
+main()

@@ -1,0 +1,7 @@
+"""Placeholder: the owner of this command group replaces this module."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    return None
