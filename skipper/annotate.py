@@ -1,0 +1,113 @@
+"""What an answer rests on: lineage, freshness and sampling of the tables read, as caveats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from skipper.catalog import Catalog
+from skipper.catalog.models import format_duration
+from skipper.freshness import FreshnessMonitor, TableFreshness
+
+
+@dataclass
+class Lineage:
+    """Tables and columns a query read, and the tables those were derived from."""
+
+    tables: list[str]
+    columns: dict[str, list[str]]
+    upstream: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tables": self.tables, "columns": self.columns, "upstream": self.upstream}
+
+
+@dataclass
+class SamplingNote:
+    table: str
+    rate: float
+    via: str | None  # the table read, when the sample is upstream of it
+    weight_column: str | None
+    exact_table: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "rate": self.rate,
+            "via": self.via,
+            "weight_column": self.weight_column,
+            "exact_table": self.exact_table,
+        }
+
+
+@dataclass
+class Annotation:
+    lineage: Lineage
+    freshness: dict[str, TableFreshness]
+    sampling: list[SamplingNote]
+    caveats: list[str]
+
+
+def _percent(rate: float) -> str:
+    value = rate * 100
+    return f"{value:g}%"
+
+
+def annotate(
+    catalog: Catalog,
+    tables: list[str],
+    columns: dict[str, list[str]],
+    monitor: FreshnessMonitor,
+) -> Annotation:
+    """Lineage (including upstreams of derived tables), freshness and sampling, as caveats."""
+    upstream = {name: catalog.upstream(name) for name in tables if catalog.upstream(name)}
+    freshness = monitor.check(tables)
+    caveats: list[str] = []
+    for name in tables:
+        measured = freshness.get(name)
+        if measured is None or not measured.stale:
+            continue
+        if measured.last is None:
+            caveats.append(f"{name} has no data yet, so its freshness cannot be checked.")
+        else:
+            caveats.append(
+                f"{name} is {measured.age} old (last data {measured.last.isoformat()}; "
+                f"SLA {_sla_words(format_duration(measured.sla))})."
+            )
+    sampling: list[SamplingNote] = []
+    for name in tables:
+        for source in [name, *upstream.get(name, [])]:
+            table = catalog.find_table(source)
+            if table is None or table.sampling is None:
+                continue
+            if any(note.table == source and note.via == (None if source == name else name)
+                   for note in sampling):
+                continue
+            note = SamplingNote(
+                table=source,
+                rate=table.sampling.rate,
+                via=None if source == name else name,
+                weight_column=table.sampling.weight_column,
+                exact_table=table.sampling.exact_table,
+            )
+            sampling.append(note)
+            if note.via is None:
+                text = f"{source} is a {_percent(note.rate)} sample: figures are estimates"
+            else:
+                text = (f"{note.via} is derived from {source}, a {_percent(note.rate)} sample: "
+                        "figures are estimates")
+            if note.exact_table:
+                text += f" (exact figures are in {note.exact_table})"
+            caveats.append(text + ".")
+    return Annotation(
+        lineage=Lineage(tables=list(tables), columns=columns, upstream=upstream),
+        freshness=freshness,
+        sampling=sampling,
+        caveats=caveats,
+    )
+
+
+def _sla_words(sla: str) -> str:
+    units = {"m": "minute", "h": "hour", "d": "day", "w": "week"}
+    count, unit = int(sla[:-1]), units[sla[-1]]
+    return f"{count} {unit}{'s' if count != 1 else ''}"

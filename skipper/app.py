@@ -1,0 +1,248 @@
+"""The front door: `Skipper` wires catalog -> guard -> engine -> annotation -> audit."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from skipper.annotate import annotate
+from skipper.answer import Answer
+from skipper.audit import AuditLog, AuditRecord, hash_result, hash_sql
+from skipper.catalog import Catalog
+from skipper.clock import Clock, FixedClock, SystemClock
+from skipper.engine import Engine, Result
+from skipper.errors import ConfigError, EngineError, GuardError, SkipperError
+from skipper.freshness import FreshnessMonitor
+from skipper.guard import Guard, GuardedQuery
+
+
+def skipper_home() -> Path:
+    """Where Skipper keeps its own files (the demo lake): $SKIPPER_HOME or ~/.skipper."""
+    return Path(os.environ.get("SKIPPER_HOME") or Path.home() / ".skipper")
+
+
+def default_demo_database() -> Path:
+    return skipper_home() / "demo" / "town_lake.duckdb"
+
+
+DEFAULT_DEMO_DATABASE = default_demo_database()
+
+
+@dataclass
+class ReplayResult:
+    """A re-run of an audited query: does the result still hash the same?"""
+
+    record: AuditRecord
+    matches: bool
+    result_hash: str
+    row_count: int
+    answer: Answer
+
+
+class Skipper:
+    """Answers SQL (and, with a planner, questions) over one catalog and one database.
+
+    Every part comes in through the constructor, so tests and deployments can swap the engine,
+    the clock or the audit store without globals.
+    """
+
+    def __init__(
+        self,
+        catalog: str | Path | Catalog,
+        database: str | Path,
+        *,
+        max_rows: int = 1000,
+        timeout_s: float = 30.0,
+        user: str | None = None,
+        today: date | str | None = None,
+        audit_log: str | Path | AuditLog | None = None,
+        engine: Engine | None = None,
+        clock: Clock | None = None,
+        isolation: str = "process",
+    ) -> None:
+        if max_rows < 1:
+            raise ConfigError("max_rows must be at least 1")
+        if timeout_s <= 0:
+            raise ConfigError("timeout_s must be positive")
+        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
+        self.database = Path(database)
+        self.max_rows = max_rows
+        self.timeout_s = timeout_s
+        self.user = user
+        if clock is None:
+            clock = FixedClock(today) if today is not None else SystemClock()
+        self.clock = clock
+        if engine is None:
+            from skipper.engine.duckdb import DuckDBEngine
+
+            engine = DuckDBEngine(self.database, isolation=isolation)
+        self.engine = engine
+        self.guard = Guard(self.catalog, dialect=engine.dialect)
+        self.freshness = FreshnessMonitor(self.catalog, self.engine, self.clock)
+        if isinstance(audit_log, AuditLog):
+            self.audit = audit_log
+        else:
+            path = Path(audit_log) if audit_log else self.database.with_name(
+                self.database.name + ".audit.jsonl"
+            )
+            self.audit = AuditLog(path, clock=self.clock)
+
+    # ---- construction helpers ----------------------------------------------------------
+    @classmethod
+    def demo(
+        cls,
+        database: str | Path | None = None,
+        as_of: date | str | None = None,
+        *,
+        scale: int = 1,
+        user: str | None = None,
+        **options: Any,
+    ) -> Skipper:
+        """Skipper on the bundled Town Lake demo, building the lake at ``database`` if missing.
+
+        The demo is frozen at its as-of day: ``today`` is that day, so freshness reads as built.
+        """
+        from skipper.demo import build_demo, bundled_catalog_path, demo_as_of
+
+        path = Path(database) if database is not None else default_demo_database()
+        wanted = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+        built = demo_as_of(path) if path.exists() else None
+        if built is None or (wanted is not None and built != wanted):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            built = build_demo(path, as_of=wanted or SystemClock().today(), scale=scale).as_of
+        options.setdefault("today", built)
+        return cls(bundled_catalog_path(), path, user=user, **options)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> Skipper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the SQL path ------------------------------------------------------------------
+    def sql(
+        self,
+        text: str,
+        user: str | None = None,
+        *,
+        question: str | None = None,
+        planner: str | None = None,
+        semantic_query: Any = None,
+    ) -> Answer:
+        """Guard, run, annotate and audit one SQL text. Raises a SkipperError on refusal."""
+        user = user if user is not None else self.user
+        started = time.perf_counter()
+        context = {"user": user, "question": question, "planner": planner}
+        try:
+            guarded = self.guard.check(text, user=user)
+        except GuardError as error:
+            self._audit_failure(text, error, "refused", context, started)
+            raise
+        guarded_at = time.perf_counter()
+        try:
+            result = self.engine.execute(guarded.sql, max_rows=self.max_rows,
+                                         timeout_s=self.timeout_s)
+        except EngineError as error:
+            self._audit_failure(guarded.sql, error, "error", context, started, guarded)
+            raise
+        executed_at = time.perf_counter()
+        annotation = annotate(self.catalog, guarded.tables, guarded.columns, self.freshness)
+        caveats = list(annotation.caveats)
+        if result.truncated:
+            caveats.append(
+                f"Showing the first {result.table.num_rows:,} of {result.row_count:,} rows "
+                f"(max_rows={self.max_rows:,})."
+            )
+        annotated_at = time.perf_counter()
+        record = self.audit.append(
+            user=user,
+            question=question,
+            planner=planner,
+            sql=guarded.sql,
+            sql_hash=hash_sql(guarded.sql),
+            catalog_version=self.catalog.version,
+            tables=guarded.tables,
+            columns=guarded.columns,
+            freshness={name: f.to_dict() for name, f in annotation.freshness.items()},
+            row_count=result.row_count,
+            truncated=result.truncated,
+            result_hash=hash_result(result.table),
+            duration_ms=round((annotated_at - started) * 1000, 3),
+            outcome="ok",
+            extra={"rewrites": guarded.rewrites} if guarded.rewrites else {},
+        )
+        finished = time.perf_counter()
+        return Answer(
+            sql=guarded.sql,
+            table=result.table,
+            row_count=result.row_count,
+            truncated=result.truncated,
+            lineage=annotation.lineage,
+            caveats=caveats,
+            freshness=annotation.freshness,
+            sampling=annotation.sampling,
+            audit_id=record.id,
+            timings=_timings(started, guarded_at, executed_at, annotated_at, finished, result),
+            user=user,
+            question=question,
+            planner=planner,
+            semantic_query=semantic_query,
+        )
+
+    def _audit_failure(
+        self,
+        sql: str,
+        error: SkipperError,
+        outcome: str,
+        context: dict[str, Any],
+        started: float,
+        guarded: GuardedQuery | None = None,
+    ) -> None:
+        self.audit.append(
+            **context,
+            sql=sql,
+            sql_hash=hash_sql(sql),
+            catalog_version=self.catalog.version,
+            tables=guarded.tables if guarded else [],
+            columns=guarded.columns if guarded else {},
+            row_count=0,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            outcome=outcome,
+            error={"code": error.code, "message": error.message},
+        )
+
+    def replay(self, audit_id: str) -> ReplayResult:
+        """Re-run an audited query's exact SQL and say whether its result hash still matches."""
+        record = self.audit.get(audit_id)
+        if record.outcome != "ok":
+            raise ConfigError(
+                f"audit record {audit_id} is a {record.outcome} record; only executed queries "
+                "can be replayed",
+                code="audit.not_replayable",
+            )
+        answer = self.sql(record.sql, user=record.user, question=record.question,
+                          planner="replay")
+        digest = hash_result(answer.table)
+        return ReplayResult(record=record, matches=digest == record.result_hash,
+                            result_hash=digest, row_count=answer.row_count, answer=answer)
+
+
+def _timings(
+    started: float, guarded: float, executed: float, annotated: float, finished: float,
+    result: Result,
+) -> dict[str, float]:
+    return {
+        "guard_ms": round((guarded - started) * 1000, 3),
+        "execute_ms": round((executed - guarded) * 1000, 3),
+        "engine_ms": round(result.duration_s * 1000, 3),
+        "annotate_ms": round((annotated - executed) * 1000, 3),
+        "audit_ms": round((finished - annotated) * 1000, 3),
+        "total_ms": round((finished - started) * 1000, 3),
+    }
