@@ -7,7 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from skipper.cli.options import open_skipper
 from skipper.cli.output import console, fail, print_json
 from skipper.cli.render import print_answer
 from skipper.errors import SkipperError
@@ -30,6 +29,8 @@ def sql(
     timeout: Annotated[float, typer.Option(help="Per-query timeout in seconds.")] = 30.0,
 ) -> None:
     """Run SQL through Skipper: guarded, sandboxed, annotated and audited."""
+    from skipper.cli.options import open_skipper
+
     try:
         with open_skipper(catalog, database, user=user, max_rows=max_rows,
                           timeout_s=timeout) as skipper:
