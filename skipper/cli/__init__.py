@@ -14,6 +14,24 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+
+def _version(value: bool) -> None:
+    if value:
+        from skipper import __version__
+
+        typer.echo(f"skipper {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """Ask questions about your data; get correct, auditable answers."""
+
+
 for _module in (demo_cmd, sql_cmd, catalog_cmd, audit_cmd):
     _module.register(app)
 
