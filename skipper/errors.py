@@ -134,3 +134,39 @@ class DemoError(SkipperError):
 
 class ConfigError(SkipperError):
     code = "config.invalid"
+
+
+class PlannerError(SkipperError):
+    """A semantic query cannot be turned into SQL over this catalog."""
+
+    code = "planner.error"
+
+
+class UnknownTermError(PlannerError):
+    """A semantic query names a metric, dimension or segment the catalog does not declare."""
+
+    code = "planner.unknown_term"
+
+
+class NoJoinPathError(PlannerError):
+    """No declared relationships connect the tables a semantic query needs."""
+
+    code = "planner.no_join_path"
+
+
+class AmbiguousJoinError(PlannerError):
+    """Two equally short join paths connect two tables; Skipper will not pick one."""
+
+    code = "planner.ambiguous_join"
+
+
+class FanOutError(PlannerError):
+    """Grouping a metric by a dimension across a one-to-many join would count rows twice."""
+
+    code = "planner.fan_out"
+
+
+class TimeColumnError(PlannerError):
+    """A period or time grain was asked of a metric that has no time column."""
+
+    code = "planner.no_time_column"
