@@ -170,3 +170,44 @@ class TimeColumnError(PlannerError):
     """A period or time grain was asked of a metric that has no time column."""
 
     code = "planner.no_time_column"
+
+
+class EvalError(SkipperError):
+    """An evaluation could not run: a case file, a dataset or a predictions file is unusable."""
+
+    code = "eval.error"
+
+
+class EvalCaseError(EvalError):
+    """A cases file is invalid: the file, line and case id say where."""
+
+    code = "eval.invalid_case"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        case: str | None = None,
+        **details: Any,
+    ) -> None:
+        where = ""
+        if file:
+            where = file + (f":{line}" if line else "")
+            if case:
+                where += f" (case {case!r})"
+            where += ": "
+        elif case:
+            where = f"case {case!r}: "
+        super().__init__(where + message, code=code, **details)
+        self.file = file
+        self.line = line
+        self.case = case
+
+
+class DatasetError(EvalError):
+    """A benchmark dataset (Spider, BIRD, DuckDB-NSQL) is not laid out as expected."""
+
+    code = "eval.dataset_invalid"
