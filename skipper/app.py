@@ -89,7 +89,8 @@ class Skipper:
             path = Path(audit_log) if audit_log else self.database.with_name(
                 self.database.name + ".audit.jsonl"
             )
-            self.audit = AuditLog(path, clock=self.clock)
+            # Audit times are wall-clock times even when `today` is pinned for the data.
+            self.audit = AuditLog(path)
 
     # ---- construction helpers ----------------------------------------------------------
     @classmethod
