@@ -1,7 +1,125 @@
-"""Placeholder: the owner of this command group replaces this module."""
+"""`skipper catalog check|init|schema`: validate a catalog, start one from a database, publish its schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from rich.table import Table
+
+from skipper.cli.output import console, err_console, fail, print_json
+from skipper.errors import SkipperError
+
+if TYPE_CHECKING:
+    from skipper.catalog.models import Table as CatalogTable
+
+catalog_app = typer.Typer(
+    help="Check, create and describe semantic catalogs.", no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("check")
+def check(
+    directory: Path = typer.Argument(..., help="Catalog directory (or one YAML file)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Validate a catalog: every file, field and SQL snippet. Errors name file, line and field."""
+    from skipper.catalog import Catalog
+
+    try:
+        catalog = Catalog.load(directory)
+    except SkipperError as error:
+        fail(error, as_json=as_json)
+    undocumented = [
+        f"{t.name}.{c.name}" for t in catalog.tables for c in t.columns if not c.description.strip()
+    ] + [t.name for t in catalog.tables if not t.description.strip()]
+    if as_json:
+        print_json({"ok": True, "name": catalog.name, "version": catalog.version,
+                    "summary": catalog.summary(), "undocumented": undocumented})
+        return
+    counts = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in catalog.summary().items())
+    console.print(f"[bold green]Catalog {catalog.name!r} is valid[/]: {counts}.", highlight=False)
+    tables = Table()
+    tables.add_column("table", no_wrap=True)
+    for heading in ("source", "columns", "rows", "freshness", "sampling", "lineage"):
+        tables.add_column(heading, justify="right" if heading in ("columns", "rows") else "left",
+                          no_wrap=heading != "lineage")
+    for table in catalog.tables:
+        tables.add_row(
+            table.name if table.db_schema == "main" else f"{table.db_schema}.{table.name}",
+            table.source or "",
+            str(len(table.columns)),
+            "" if table.row_count is None else f"{table.row_count:,}",
+            _freshness(table),
+            _sampling(table),
+            ", ".join(table.lineage.upstream) if table.lineage else "",
+        )
+    console.print(tables)
+    if undocumented:
+        console.print(f"[yellow]{len(undocumented)} tables and columns have no description yet[/] "
+                      f"(e.g. {', '.join(undocumented[:3])}).", highlight=False)
+    console.print(f"version {catalog.version[:12]}", style="dim")
+
+
+def _freshness(table: CatalogTable) -> str:
+    from skipper.catalog.models import format_duration
+
+    rule = table.freshness
+    if rule is None:
+        return ""
+    measured = rule.column if rule.column else f"load log {rule.load_log.table if rule.load_log else ''}"
+    return f"{measured}, SLA {format_duration(rule.sla)}"
+
+
+def _sampling(table: CatalogTable) -> str:
+    sample = table.sampling
+    if sample is None:
+        return ""
+    text = f"{sample.rate:.0%}" if sample.rate * 100 == int(sample.rate * 100) else f"{sample.rate:g}"
+    if sample.weight_column:
+        text += f" x {sample.weight_column}"
+    return text
+
+
+@catalog_app.command("init")
+def init(
+    database: Path = typer.Option(..., "--database", "-d", help="DuckDB file to describe."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory to write the catalog into."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out."),
+) -> None:
+    """Write a catalog skeleton for a DuckDB database: every table and column, keys, row counts."""
+    from skipper.catalog.introspect import init_catalog
+
+    try:
+        report = init_catalog(database, out, overwrite=overwrite)
+    except SkipperError as error:
+        fail(error)
+    console.print(
+        f"Wrote {len(report.files)} files to [bold]{report.out}[/]: {len(report.tables)} tables, "
+        f"{report.columns} columns, {report.relationships} relationships.", highlight=False,
+    )
+    for problem in report.skipped:
+        err_console.print(f"[yellow]skipped[/] {problem}", highlight=False)
+    console.print(f"Next: describe the tables (search for TODO), then run "
+                  f"[cyan]skipper catalog check {report.out}[/]", highlight=False)
+
+
+@catalog_app.command("schema")
+def schema(
+    out: Path = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Print the JSON Schema of catalog YAML files (for editor autocompletion)."""
+    from skipper.catalog import catalog_json_schema
+
+    text = json.dumps(catalog_json_schema(), indent=2, sort_keys=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"Wrote the catalog JSON Schema to {out}", highlight=False)
