@@ -1,0 +1,226 @@
+"""The second wall: a DuckDB connection that cannot write, read files, reach the network or
+change its own settings, and the one function that runs a query on it."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from skipper.errors import EngineError, QueryTimeoutError
+
+#: Rows per Arrow batch read from DuckDB (DuckDB's own default).
+BATCH_ROWS = 131072
+
+#: The statement types the engine runs. A PIVOT without an IN list parses as MULTI; whatever a
+#: MULTI hides still meets the read-only database, the file-system lock and the rollback below.
+RUNNABLE_STATEMENTS = frozenset({"SELECT", "MULTI"})
+
+
+def sandbox_config(*, memory_limit: str, threads: int) -> dict[str, Any]:
+    """Settings applied when the database opens (names as `duckdb_settings()` spells them).
+
+    ``temp_directory`` is empty: nothing spills to disk. DuckDB lets queries read and write
+    inside its temp directory even with external access off, so a spill directory would be a
+    hole in the wall; a query that needs more than ``memory_limit`` fails with
+    ``engine.out_of_memory`` instead. ``lock_configuration`` is applied last, after the
+    per-connection settings (see :func:`open_sandboxed`).
+    """
+    return {
+        "access_mode": "READ_ONLY",
+        "enable_external_access": False,
+        "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False,
+        "allow_community_extensions": False,
+        "allow_unsigned_extensions": False,
+        "allow_extension_repositories": "forbidden",
+        "allow_persistent_secrets": False,
+        "python_enable_replacements": False,
+        "memory_limit": memory_limit,
+        "threads": threads,
+        "temp_directory": "",
+    }
+
+
+def open_sandboxed(database: Path, *, memory_limit: str = "2GB", threads: int = 2) -> Any:
+    """Open ``database`` read-only inside the sandbox and lock its configuration."""
+    try:
+        con = duckdb.connect(str(database), read_only=True,
+                             config=sandbox_config(memory_limit=memory_limit, threads=threads))
+    except duckdb.Error as error:
+        raise EngineError(
+            f"cannot open DuckDB database {database}: {clean_message(str(error))[1]}",
+            code="engine.cannot_open", database=str(database),
+        ) from None
+    # Per-connection settings first (the progress bar would print into the caller's
+    # terminal), then the lock: after it, SET and RESET fail for everyone.
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+@dataclass
+class QueryOutput:
+    """What one query produced: the kept rows, how many there were, and the column types."""
+
+    table: pa.Table
+    row_count: int
+    truncated: bool
+    columns: list[str]
+    types: list[str]
+
+
+def run_query(con: Any, sql: str, *, max_rows: int | None, timeout_s: float | None) -> QueryOutput:
+    """Run one read statement, keeping at most ``max_rows`` rows while counting them all.
+
+    The query runs in a transaction that is always rolled back, so nothing a statement might
+    leave behind (a temporary object inside a MULTI) outlives it.
+    """
+    statement = single_read_statement(con, sql)
+    if max_rows is not None and max_rows < 0:
+        raise EngineError("max_rows must be zero or more", code="engine.invalid_request")
+    with Interrupter(con, timeout_s) as interrupter:
+        try:
+            con.begin()
+            try:
+                return _stream(con, statement, max_rows)
+            finally:
+                con.rollback()
+        except (duckdb.Error, pa.ArrowException, OSError) as error:
+            raise engine_error(error, timed_out=interrupter.fired, timeout_s=timeout_s) from None
+
+
+def _stream(con: Any, statement: Any, max_rows: int | None) -> QueryOutput:
+    relation = con.sql(statement)
+    if relation is None:
+        raise EngineError("the statement returned no result", code="engine.no_result")
+    columns = list(relation.columns)
+    types = [str(kind) for kind in relation.types]
+    reader = relation.to_arrow_reader(BATCH_ROWS)
+    kept: list[pa.RecordBatch] = []
+    kept_rows = total = 0
+    try:
+        for batch in reader:
+            total += batch.num_rows
+            room = batch.num_rows if max_rows is None else max_rows - kept_rows
+            if room <= 0:
+                continue
+            take = min(room, batch.num_rows)
+            kept.append(batch if take == batch.num_rows else batch.slice(0, take))
+            kept_rows += take
+    finally:
+        reader.close()
+    table = pa.Table.from_batches(kept, schema=reader.schema)
+    return QueryOutput(table=table, row_count=total, truncated=total > kept_rows,
+                       columns=columns, types=types)
+
+
+def single_read_statement(con: Any, sql: str) -> Any:
+    """The one read statement in ``sql``, as DuckDB's own parser reads it."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as error:
+        raise engine_error(error) from None
+    if len(statements) != 1:
+        raise EngineError(
+            f"the engine runs exactly one statement per call; got {len(statements)}",
+            code="engine.refused",
+        )
+    kind = statements[0].type.name
+    if kind not in RUNNABLE_STATEMENTS:
+        raise EngineError(
+            f"the engine only runs read queries (SELECT); refused a statement of type {kind}",
+            code="engine.refused", statement_type=kind,
+        )
+    return statements[0]
+
+
+class Interrupter:
+    """Interrupts a connection once ``timeout_s`` has passed, and keeps interrupting until the
+    query returns (an interrupt sent before the query started would otherwise be lost)."""
+
+    def __init__(self, con: Any, timeout_s: float | None, *, every_s: float = 0.1) -> None:
+        self.con = con
+        self.timeout_s = timeout_s
+        self.every_s = every_s
+        self.fired = False
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Interrupter:
+        if self.timeout_s is not None:
+            self._thread = threading.Thread(target=self._watch, name="skipper-interrupt",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        assert self.timeout_s is not None
+        if self._done.wait(self.timeout_s):
+            return
+        self.fired = True
+        while not self._done.is_set():
+            self.con.interrupt()
+            self._done.wait(self.every_s)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+# DuckDB's "<Kind> Error: message" prefix -> our finer code.
+_CODES = {
+    "binder": "engine.binder_error",
+    "catalog": "engine.catalog_error",
+    "parser": "engine.parse_error",
+    "out of memory": "engine.out_of_memory",
+    "permission": "engine.permission_denied",
+    "invalid input": "engine.invalid_input",
+    "conversion": "engine.conversion_error",
+    "out of range": "engine.out_of_range",
+    "io": "engine.io_error",
+    "interrupt": "engine.interrupted",
+    "constraint": "engine.constraint_error",
+    "not implemented": "engine.not_implemented",
+}
+
+
+def clean_message(text: str) -> tuple[str, str]:
+    """DuckDB's error kind and its message without the prefix, the caret context or newlines."""
+    head, separator, rest = text.strip().partition(" Error: ")
+    if separator and head.replace(" ", "").isalpha():
+        kind, body = head.lower(), rest
+    else:
+        kind, body = "", text
+    body = body.split("\nLINE ", 1)[0]
+    return kind, " ".join(body.split())
+
+
+def engine_error(error: BaseException, *, timed_out: bool = False,
+                 timeout_s: float | None = None) -> EngineError:
+    """A DuckDB (or Arrow-wrapped DuckDB) failure as an EngineError with a stable code."""
+    kind, message = clean_message(str(error))
+    if timed_out and kind == "interrupt":
+        return timeout_error(timeout_s, hard=False)
+    code = _CODES.get(kind, "engine.error")
+    if code == "engine.out_of_memory":
+        message += " (the engine's memory_limit bounds each query; narrow the query or raise it)"
+    return EngineError(message or type(error).__name__, code=code,
+                       duckdb_error=f"{kind.title()} Error" if kind else type(error).__name__)
+
+
+def timeout_error(timeout_s: float | None, *, hard: bool) -> QueryTimeoutError:
+    how = "stopped the worker process" if hard else "interrupted it"
+    limit = f"{timeout_s:g} s" if timeout_s is not None else "its time limit"
+    return QueryTimeoutError(
+        f"the query ran past its {limit} limit and Skipper {how}; narrow it (filters, LIMIT, "
+        "fewer joins) or raise timeout_s",
+        timeout_s=timeout_s, hard=hard,
+    )

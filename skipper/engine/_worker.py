@@ -1,0 +1,226 @@
+"""The DuckDB worker process: a child that holds the sandboxed connection, and the parent's
+handle on it that kills and replaces the child when a query overruns its timeout."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+import skipper
+from skipper.engine import ColumnInfo, TableInfo
+from skipper.errors import EngineError, QueryTimeoutError, SkipperError
+
+#: How long a fresh worker may take to import DuckDB and open the database.
+STARTUP_TIMEOUT_S = 60.0
+
+
+# ---- the child --------------------------------------------------------------------------
+
+def serve(fd: int, settings: dict[str, Any]) -> None:
+    """Answer requests on ``fd`` until the parent says close or goes away."""
+    from skipper.engine._sandbox import open_sandboxed, run_query
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    channel = Connection(fd)
+    limit = int(settings.get("address_space_bytes") or 0)
+    if limit > 0:
+        # memory_limit bounds DuckDB's buffer manager only; a single huge value (repeat(),
+        # a list of a billion elements) is allocated outside it. This bounds the whole child.
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        con = open_sandboxed(Path(settings["database"]), memory_limit=settings["memory_limit"],
+                             threads=int(settings["threads"]))
+    except SkipperError as error:
+        _send(channel, {"ok": False, "error": _error_payload(error)})
+        return
+    _send(channel, {"ok": True, "pid": os.getpid()})
+    while True:
+        try:
+            request = json.loads(channel.recv_bytes())
+        except (EOFError, OSError):
+            return
+        op = request.get("op")
+        if op == "close":
+            con.close()
+            return
+        try:
+            if op == "execute":
+                output = run_query(con, request["sql"], max_rows=request.get("max_rows"),
+                                   timeout_s=request.get("timeout_s"))
+                payload = _to_ipc(output.table)
+                _send(channel, {"ok": True, "row_count": output.row_count,
+                                "truncated": output.truncated, "columns": output.columns,
+                                "types": output.types, "payload": True})
+                channel.send_bytes(payload)
+            elif op == "introspect":
+                tables = introspect(con)
+                _send(channel, {"ok": True, "tables": [asdict(table) for table in tables]})
+            else:
+                raise EngineError(f"unknown worker request {op!r}", code="engine.invalid_request")
+        except SkipperError as error:
+            _send(channel, {"ok": False, "error": _error_payload(error)})
+        except MemoryError:
+            _send(channel, {"ok": False, "error": {
+                "type": "EngineError", "code": "engine.out_of_memory",
+                "message": "the query needed more memory than the engine's worker may use",
+                "details": {}}})
+        except Exception as error:  # noqa: BLE001 - the parent must always get an answer
+            _send(channel, {"ok": False, "error": {
+                "type": "EngineError", "code": "engine.error",
+                "message": f"{type(error).__name__}: {error}", "details": {}}})
+
+
+def introspect(con: Any) -> list[TableInfo]:
+    from skipper.catalog.introspect import introspect_duckdb
+
+    return introspect_duckdb(con)
+
+
+def _to_ipc(table: pa.Table) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _send(channel: Connection, message: dict[str, Any]) -> None:
+    channel.send_bytes(json.dumps(message, default=str).encode())
+
+
+def _error_payload(error: SkipperError) -> dict[str, Any]:
+    return {"type": type(error).__name__, "code": error.code, "message": error.message,
+            "details": error.details}
+
+
+# ---- the parent -------------------------------------------------------------------------
+
+class WorkerOverdue(Exception):
+    """The worker did not answer by its deadline."""
+
+
+class WorkerCrashed(Exception):
+    """The worker's end of the channel closed: it died."""
+
+
+class WorkerProcess:
+    """One child process running DuckDB. It is started at once and waited for on first use."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        ours, theirs = socket.socketpair()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        package_root = str(Path(skipper.__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            part for part in (package_root, env.get("PYTHONPATH")) if part)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "skipper.engine._worker", str(theirs.fileno()),
+             json.dumps(settings)],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self._stderr, env=env, start_new_session=True,
+        )
+        theirs.close()
+        self.channel = Connection(ours.detach())
+        self.ready = False
+        self._finalizer = weakref.finalize(self, _kill, self.process)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
+        header = self.receive(time.monotonic() + STARTUP_TIMEOUT_S)
+        if not header.get("ok"):
+            raise rebuild_error(header["error"])
+        self.ready = True
+
+    def request(self, message: dict[str, Any], deadline: float | None) -> tuple[dict[str, Any],
+                                                                               bytes | None]:
+        """Send one request; its answer header and, for results, the Arrow IPC bytes."""
+        self.channel.send_bytes(json.dumps(message).encode())
+        header = self.receive(deadline)
+        payload = self.receive_bytes(deadline) if header.get("payload") else None
+        return header, payload
+
+    def receive(self, deadline: float | None) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(self.receive_bytes(deadline))
+        return answer
+
+    def receive_bytes(self, deadline: float | None) -> bytes:
+        try:
+            if deadline is not None and not self.channel.poll(max(deadline - time.monotonic(), 0)):
+                raise WorkerOverdue
+            return self.channel.recv_bytes()
+        except (EOFError, ConnectionError) as error:
+            raise WorkerCrashed from error
+
+    def kill(self) -> None:
+        self._finalizer.detach()
+        _kill(self.process)
+        self.channel.close()
+
+    def stop(self, wait_s: float = 2.0) -> None:
+        """Ask the worker to close the database and exit; kill it if it does not."""
+        try:
+            self.channel.send_bytes(b'{"op": "close"}')
+            self.process.wait(timeout=wait_s)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+    def exit_description(self) -> str:
+        """How the worker died, with the tail of what it wrote to stderr."""
+        try:
+            code = self.process.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            return "it stopped answering"
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        self._stderr.seek(0, os.SEEK_END)
+        size = self._stderr.tell()
+        self._stderr.seek(max(size - 600, 0))
+        tail = self._stderr.read().decode(errors="replace").strip().splitlines()
+        return how + (f": {tail[-1]}" if tail else "")
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+def rebuild_error(payload: dict[str, Any]) -> EngineError:
+    """The parent's copy of an error the worker raised."""
+    cls = QueryTimeoutError if payload.get("type") == "QueryTimeoutError" else EngineError
+    return cls(payload["message"], code=payload["code"], **(payload.get("details") or {}))
+
+
+def rebuild_tables(rows: list[dict[str, Any]]) -> list[TableInfo]:
+    return [
+        TableInfo(
+            name=row["name"], schema=row["schema"],
+            columns=[ColumnInfo(**column) for column in row["columns"]],
+            primary_key=list(row["primary_key"]), row_count=int(row["row_count"]),
+            foreign_keys=[(list(cols), ref, list(ref_cols))
+                          for cols, ref, ref_cols in row.get("foreign_keys", [])],
+        )
+        for row in rows
+    ]
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), json.loads(sys.argv[2]))
