@@ -1,0 +1,268 @@
+"""What a gold SQL statement is, read from its sqlglot tree: a plain read or not, which tables it
+reads, whether its result is ordered, sampled or limited, and rewrites that expose those facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+DIALECT = "duckdb"
+
+# Statements that change data or the environment, for the refusal reason an importer records.
+_WRITES: tuple[tuple[type[exp.Expression], str], ...] = (
+    (exp.Insert, "INSERT"),
+    (exp.Update, "UPDATE"),
+    (exp.Delete, "DELETE"),
+    (exp.Merge, "MERGE"),
+    (exp.Create, "CREATE"),
+    (exp.Drop, "DROP"),
+    (exp.Alter, "ALTER"),
+    (exp.Copy, "COPY"),
+    (exp.Attach, "ATTACH"),
+    (exp.Detach, "DETACH"),
+    (exp.Set, "SET"),
+    (exp.Pragma, "PRAGMA"),
+    (exp.Use, "USE"),
+    (exp.Summarize, "SUMMARIZE"),
+    (exp.Describe, "DESCRIBE"),
+    (exp.Transaction, "BEGIN"),
+    (exp.Commit, "COMMIT"),
+    (exp.Rollback, "ROLLBACK"),
+)
+_PATH_MARKS = ("/", "\\", "*", "://", ".")
+# Table-valued functions that only unfold values already in the query, not files or catalogs.
+_VALUE_TABLE_FUNCTIONS = (exp.Unnest, exp.Explode)
+
+
+@dataclass(frozen=True)
+class StatementKind:
+    """``read`` is True for exactly one read query over tables; ``reason`` says why not."""
+
+    read: bool
+    reason: str = ""
+
+
+def parse(sql: str, dialect: str = DIALECT) -> list[exp.Expression]:
+    """Every statement of ``sql`` (empty ones dropped). Raises sqlglot's ParseError."""
+    return [tree for tree in sqlglot.parse(sql, read=dialect)
+            if isinstance(tree, exp.Expression)]
+
+
+def parse_one(sql: str, dialect: str = DIALECT) -> exp.Expression | None:
+    """The single statement of ``sql``, or None when it is not exactly one parsable statement."""
+    try:
+        trees = parse(sql, dialect)
+    except sqlglot.errors.SqlglotError:
+        return None
+    return trees[0] if len(trees) == 1 else None
+
+
+def classify(sql: str, dialect: str = DIALECT) -> StatementKind:
+    """Is ``sql`` one plain read query (SELECT / WITH / set operation / FROM-first / PIVOT) that
+    reads only tables? Anything else — another statement, several statements, DML hidden in a
+    CTE, a file or URL read, a table function — is not, and a read-only agent must refuse it."""
+    try:
+        trees = parse(sql, dialect)
+    except sqlglot.errors.SqlglotError as error:
+        return StatementKind(False, f"cannot be parsed ({str(error).splitlines()[0]})")
+    if len(trees) != 1:
+        return StatementKind(False, f"{len(trees)} statements" if trees else "empty")
+    tree = trees[0]
+    if isinstance(tree, exp.Command):
+        return StatementKind(False, f"{str(tree.this).upper()} statement")
+    if not isinstance(tree, (exp.Query, exp.Pivot)):
+        return StatementKind(False, f"{_statement_name(tree)} statement")
+    for node in tree.walk():
+        for kind, name in _WRITES:
+            if isinstance(node, kind):
+                return StatementKind(False, f"contains a {name} statement")
+        if isinstance(node, exp.Command):
+            return StatementKind(False, f"contains a {str(node.this).upper()} statement")
+        if isinstance(node, exp.Table):
+            reason = _table_source_problem(node)
+            if reason:
+                return StatementKind(False, reason)
+    return StatementKind(True)
+
+
+def _statement_name(tree: exp.Expression) -> str:
+    for kind, name in _WRITES:
+        if isinstance(tree, kind):
+            return name
+    return tree.key.upper()
+
+
+def _table_source_problem(table: exp.Table) -> str:
+    """Why a FROM item is not a plain table: a table function, a file or a URL."""
+    source = table.this
+    if isinstance(source, _VALUE_TABLE_FUNCTIONS):
+        return ""
+    if isinstance(source, exp.Func):
+        name = source.sql_name() if not isinstance(source, exp.Anonymous) else str(source.this)
+        literal = next((lit.this for lit in source.find_all(exp.Literal) if lit.is_string), "")
+        what = "a URL" if "://" in literal else "a file" if literal else "a table function"
+        return f"reads {what} through {name.lower()}()"
+    if isinstance(source, exp.Identifier) and source.quoted:
+        name = source.this
+        if any(mark in name for mark in _PATH_MARKS):
+            return f"reads the {'URL' if '://' in name else 'file'} {name!r}"
+    return ""
+
+
+def tables_read(sql: str | exp.Expression, dialect: str = DIALECT) -> list[str]:
+    """Names of the tables a query reads (lower-case, unqualified, CTE names left out)."""
+    tree = parse_one(sql, dialect) if isinstance(sql, str) else sql
+    if tree is None:
+        return []
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    names: set[str] = set()
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            continue
+        name = table.name.lower()
+        if name and not (name in ctes and not table.db):
+            names.add(name)
+    return sorted(names)
+
+
+# ---- ordering, limits and samples -----------------------------------------------------------
+
+
+def outermost_query(tree: exp.Expression) -> exp.Expression:
+    """The query whose clauses decide the result: parentheses around it removed."""
+    while isinstance(tree, exp.Subquery):
+        tree = tree.this
+    return tree
+
+
+def is_ordered(tree: exp.Expression) -> bool:
+    """Does the outermost query have ORDER BY (so the result's row order is part of it)?"""
+    return outermost_query(tree).args.get("order") is not None
+
+
+def limit_of(tree: exp.Expression) -> tuple[int | None, bool]:
+    """(LIMIT n of the outermost query or None, whether it also has an OFFSET)."""
+    query = outermost_query(tree)
+    limit = query.args.get("limit")
+    offset = query.args.get("offset") is not None
+    if not isinstance(limit, exp.Limit):
+        return None, offset
+    value = limit.expression
+    if isinstance(value, exp.Literal) and not value.is_string:
+        try:
+            return int(value.this), offset
+        except ValueError:
+            return None, offset
+    return None, offset
+
+
+def is_unseeded_sample(tree: exp.Expression) -> bool:
+    """Does the query draw a random sample without a seed (so each run returns other rows)?"""
+    return any(not sample.args.get("seed") for sample in tree.find_all(exp.TableSample))
+
+
+def without_samples(tree: exp.Expression) -> exp.Expression:
+    """The same query reading whole tables: the population its samples are drawn from."""
+    copy = tree.copy()
+    for sample in list(copy.find_all(exp.TableSample)):
+        sample.pop()
+    return copy
+
+
+def without_limit(tree: exp.Expression) -> exp.Expression:
+    copy = tree.copy()
+    outermost_query(copy).set("limit", None)
+    return copy
+
+
+@dataclass(frozen=True)
+class OrderKeys:
+    """How to read the ORDER BY key of every gold row.
+
+    ``sql`` is the query to run: ``None`` for the gold text itself, or the gold with ``extra``
+    key expressions appended as output columns. ``keys`` says, per ORDER BY item, where its
+    value is: ``("out", i)`` is the gold's own column ``i``, ``("extra", k)`` the ``k``-th
+    appended column. ``keys`` is ``None`` for ORDER BY ALL (every output column is a key).
+    """
+
+    sql: str | None
+    extra: int
+    keys: tuple[tuple[str, int], ...] | None
+
+
+KEY_PREFIX = "__skipper_order_key_"
+
+
+def order_keys(tree: exp.Expression, dialect: str = DIALECT) -> OrderKeys | None:
+    """A query exposing the ORDER BY keys of an ordered gold, or None when we cannot build one
+    (then the order is compared strictly, row by row, as Spider does)."""
+    query = outermost_query(tree)
+    order = query.args.get("order")
+    if order is None:
+        return None
+    ordered = [item.this for item in order.expressions]
+    if len(ordered) == 1 and isinstance(ordered[0], exp.Var) and ordered[0].name.upper() == "ALL":
+        return OrderKeys(None, 0, None)
+    select = query if isinstance(query, exp.Select) else None
+    projections = list(select.expressions) if select is not None else []
+    if select is None:
+        # A set operation: ORDER BY can only name output columns, by position or by name.
+        found = [_ordinal(key, None) for key in ordered]
+    elif any(_is_star_like(p) for p in projections):
+        found = [None] * len(ordered)
+    else:
+        found = [_output_index(key, projections) for key in ordered]
+    if all(index is not None for index in found):
+        return OrderKeys(None, 0, tuple(("out", i) for i in found if i is not None))
+    if select is None or select.args.get("distinct") is not None:
+        return None
+    copy = tree.copy()
+    target = outermost_query(copy)
+    assert isinstance(target, exp.Select)
+    keys: list[tuple[str, int]] = []
+    extra = 0
+    for key, index in zip(ordered, found, strict=True):
+        if index is not None:
+            keys.append(("out", index))
+            continue
+        if isinstance(key, exp.Literal):
+            return None
+        target.select(exp.alias_(key.copy(), f"{KEY_PREFIX}{extra}", quoted=True), copy=False)
+        keys.append(("extra", extra))
+        extra += 1
+    return OrderKeys(copy.sql(dialect), extra, tuple(keys))
+
+
+def _is_star_like(projection: exp.Expression) -> bool:
+    """Does this projection expand to an unknown number of columns (``*``, ``t.*``, COLUMNS)?"""
+    bare = projection.this if isinstance(projection, exp.Alias) else projection
+    if isinstance(bare, exp.Star) or (isinstance(bare, exp.Column) and bare.is_star):
+        return True
+    return any(isinstance(node, exp.Columns) for node in projection.walk())
+
+
+def _output_index(key: exp.Expression, projections: list[exp.Expression]) -> int | None:
+    """Which output column an ORDER BY item names: by position, by alias, or by expression."""
+    if isinstance(key, exp.Literal):
+        return _ordinal(key, len(projections))
+    names = [p.alias_or_name for p in projections]
+    if isinstance(key, exp.Column) and not key.table and names.count(key.name) == 1:
+        return names.index(key.name)
+    for index, projection in enumerate(projections):
+        bare = projection.this if isinstance(projection, exp.Alias) else projection
+        if bare == key:
+            return index
+    return None
+
+
+def _ordinal(key: exp.Expression, width: int | None) -> int | None:
+    """The 0-based column of ``ORDER BY <n>``, or None for anything else."""
+    if not isinstance(key, exp.Literal) or key.is_string:
+        return None
+    try:
+        position = int(key.this)
+    except ValueError:
+        return None
+    return position - 1 if position >= 1 and (width is None or position <= width) else None
