@@ -4,9 +4,9 @@ change its own settings, and the one function that runs a query on it."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import duckdb
@@ -47,20 +47,63 @@ def sandbox_config(*, memory_limit: str, threads: int) -> dict[str, Any]:
     }
 
 
+class Sandbox:
+    """One sandboxed, read-only connection and the watchdog that interrupts its overdue queries."""
+
+    def __init__(self, database: Path, *, memory_limit: str = "2GB", threads: int = 2) -> None:
+        self.con = open_sandboxed(database, memory_limit=memory_limit, threads=threads)
+        self.watchdog = Watchdog(self.con)
+
+    def run(self, sql: str, *, max_rows: int | None, timeout_s: float | None) -> QueryOutput:
+        """Run one read statement, keeping at most ``max_rows`` rows while counting them all.
+
+        A MULTI statement (a PIVOT) runs in a transaction that is always rolled back, so
+        nothing it might create (a temporary table or type) outlives it.
+        """
+        if max_rows is not None and max_rows < 0:
+            raise EngineError("max_rows must be zero or more", code="engine.invalid_request")
+        statement = single_read_statement(self.con, sql)
+        isolated = statement.type.name != "SELECT"
+        self.watchdog.arm(timeout_s)
+        try:
+            if isolated:
+                self.con.begin()
+            try:
+                return _stream(self.con, statement, max_rows)
+            finally:
+                if isolated:
+                    self.con.rollback()
+        except (duckdb.Error, pa.ArrowException, OSError) as error:
+            raise engine_error(error, timed_out=self.watchdog.fired,
+                               timeout_s=timeout_s) from None
+        finally:
+            self.watchdog.disarm()
+
+    def close(self) -> None:
+        self.watchdog.close()
+        self.con.close()
+
+
 def open_sandboxed(database: Path, *, memory_limit: str = "2GB", threads: int = 2) -> Any:
     """Open ``database`` read-only inside the sandbox and lock its configuration."""
     try:
         con = duckdb.connect(str(database), read_only=True,
                              config=sandbox_config(memory_limit=memory_limit, threads=threads))
     except duckdb.Error as error:
-        raise EngineError(
-            f"cannot open DuckDB database {database}: {clean_message(str(error))[1]}",
-            code="engine.cannot_open", database=str(database),
-        ) from None
-    # Per-connection settings first (the progress bar would print into the caller's
-    # terminal), then the lock: after it, SET and RESET fail for everyone.
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET lock_configuration = true")
+        message = clean_message(str(error))[1]
+        if "different configuration" in message:
+            message += ("; another connection in this process opened it with other settings: "
+                        "close it, or use isolation='process'")
+        raise EngineError(f"cannot open DuckDB database {database}: {message}",
+                          code="engine.cannot_open", database=str(database)) from None
+    # DuckDB shares one instance per file within a process: a second sandboxed engine on the
+    # same file finds it configured and locked already.
+    locked = con.sql("SELECT current_setting('lock_configuration')").fetchall()[0][0]
+    if not locked:
+        # Per-connection settings first (the progress bar would print into the caller's
+        # terminal), then the lock: after it, SET and RESET fail for everyone.
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET lock_configuration = true")
     return con
 
 
@@ -73,26 +116,6 @@ class QueryOutput:
     truncated: bool
     columns: list[str]
     types: list[str]
-
-
-def run_query(con: Any, sql: str, *, max_rows: int | None, timeout_s: float | None) -> QueryOutput:
-    """Run one read statement, keeping at most ``max_rows`` rows while counting them all.
-
-    The query runs in a transaction that is always rolled back, so nothing a statement might
-    leave behind (a temporary object inside a MULTI) outlives it.
-    """
-    statement = single_read_statement(con, sql)
-    if max_rows is not None and max_rows < 0:
-        raise EngineError("max_rows must be zero or more", code="engine.invalid_request")
-    with Interrupter(con, timeout_s) as interrupter:
-        try:
-            con.begin()
-            try:
-                return _stream(con, statement, max_rows)
-            finally:
-                con.rollback()
-        except (duckdb.Error, pa.ArrowException, OSError) as error:
-            raise engine_error(error, timed_out=interrupter.fired, timeout_s=timeout_s) from None
 
 
 def _stream(con: Any, statement: Any, max_rows: int | None) -> QueryOutput:
@@ -140,39 +163,51 @@ def single_read_statement(con: Any, sql: str) -> Any:
     return statements[0]
 
 
-class Interrupter:
-    """Interrupts a connection once ``timeout_s`` has passed, and keeps interrupting until the
-    query returns (an interrupt sent before the query started would otherwise be lost)."""
+class Watchdog:
+    """A thread that interrupts the connection's query once its deadline passes, and keeps
+    interrupting until the query returns (an interrupt sent just before a query starts would
+    otherwise be lost). One per connection: arming it costs no thread start."""
 
-    def __init__(self, con: Any, timeout_s: float | None, *, every_s: float = 0.1) -> None:
+    def __init__(self, con: Any, *, every_s: float = 0.1) -> None:
         self.con = con
-        self.timeout_s = timeout_s
         self.every_s = every_s
         self.fired = False
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._deadline: float | None = None
+        self._closed = False
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._watch, name="skipper-watchdog", daemon=True)
+        self._thread.start()
 
-    def __enter__(self) -> Interrupter:
-        if self.timeout_s is not None:
-            self._thread = threading.Thread(target=self._watch, name="skipper-interrupt",
-                                            daemon=True)
-            self._thread.start()
-        return self
+    def arm(self, timeout_s: float | None) -> None:
+        with self._wake:
+            self.fired = False
+            self._deadline = None if timeout_s is None else time.monotonic() + timeout_s
+            self._wake.notify()
+
+    def disarm(self) -> None:
+        """After this returns, no interrupt reaches the connection until the next ``arm``."""
+        with self._wake:
+            self._deadline = None
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
 
     def _watch(self) -> None:
-        assert self.timeout_s is not None
-        if self._done.wait(self.timeout_s):
-            return
-        self.fired = True
-        while not self._done.is_set():
-            self.con.interrupt()
-            self._done.wait(self.every_s)
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._done.set()
-        if self._thread is not None:
-            self._thread.join()
+        with self._wake:
+            while not self._closed:
+                if self._deadline is None:
+                    self._wake.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._wake.wait(remaining)
+                    continue
+                self.fired = True
+                self.con.interrupt()
+                self._wake.wait(self.every_s)
 
 
 # DuckDB's "<Kind> Error: message" prefix -> our finer code.

@@ -8,6 +8,7 @@ import os
 import resource
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -27,12 +28,14 @@ from skipper.errors import EngineError, QueryTimeoutError, SkipperError
 #: How long a fresh worker may take to import DuckDB and open the database.
 STARTUP_TIMEOUT_S = 60.0
 
+_LENGTH = struct.Struct(">I")
+
 
 # ---- the child --------------------------------------------------------------------------
 
 def serve(fd: int, settings: dict[str, Any]) -> None:
     """Answer requests on ``fd`` until the parent says close or goes away."""
-    from skipper.engine._sandbox import open_sandboxed, run_query
+    from skipper.engine._sandbox import Sandbox
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = Connection(fd)
@@ -42,46 +45,48 @@ def serve(fd: int, settings: dict[str, Any]) -> None:
         # a list of a billion elements) is allocated outside it. This bounds the whole child.
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
-        con = open_sandboxed(Path(settings["database"]), memory_limit=settings["memory_limit"],
-                             threads=int(settings["threads"]))
+        sandbox = Sandbox(Path(settings["database"]), memory_limit=settings["memory_limit"],
+                          threads=int(settings["threads"]))
     except SkipperError as error:
-        _send(channel, {"ok": False, "error": _error_payload(error)})
+        channel.send_bytes(frame({"ok": False, "error": _error_payload(error)}))
         return
-    _send(channel, {"ok": True, "pid": os.getpid()})
+    channel.send_bytes(frame({"ok": True, "pid": os.getpid()}))
     while True:
         try:
             request = json.loads(channel.recv_bytes())
         except (EOFError, OSError):
             return
-        op = request.get("op")
-        if op == "close":
-            con.close()
+        if request.get("op") == "close":
+            sandbox.close()
             return
-        try:
-            if op == "execute":
-                output = run_query(con, request["sql"], max_rows=request.get("max_rows"),
-                                   timeout_s=request.get("timeout_s"))
-                payload = _to_ipc(output.table)
-                _send(channel, {"ok": True, "row_count": output.row_count,
-                                "truncated": output.truncated, "columns": output.columns,
-                                "types": output.types, "payload": True})
-                channel.send_bytes(payload)
-            elif op == "introspect":
-                tables = introspect(con)
-                _send(channel, {"ok": True, "tables": [asdict(table) for table in tables]})
-            else:
-                raise EngineError(f"unknown worker request {op!r}", code="engine.invalid_request")
-        except SkipperError as error:
-            _send(channel, {"ok": False, "error": _error_payload(error)})
-        except MemoryError:
-            _send(channel, {"ok": False, "error": {
-                "type": "EngineError", "code": "engine.out_of_memory",
-                "message": "the query needed more memory than the engine's worker may use",
-                "details": {}}})
-        except Exception as error:  # noqa: BLE001 - the parent must always get an answer
-            _send(channel, {"ok": False, "error": {
-                "type": "EngineError", "code": "engine.error",
-                "message": f"{type(error).__name__}: {error}", "details": {}}})
+        channel.send_bytes(answer(sandbox, request))
+
+
+def answer(sandbox: Any, request: dict[str, Any]) -> pa.Buffer:
+    """One framed answer; never raises, so the parent always hears back."""
+    op = request.get("op")
+    try:
+        if op == "execute":
+            output = sandbox.run(request["sql"], max_rows=request.get("max_rows"),
+                                 timeout_s=request.get("timeout_s"))
+            return frame({"ok": True, "row_count": output.row_count,
+                          "truncated": output.truncated, "columns": output.columns,
+                          "types": output.types}, output.table)
+        if op == "introspect":
+            tables = introspect(sandbox.con)
+            return frame({"ok": True, "tables": [asdict(table) for table in tables]})
+        raise EngineError(f"unknown worker request {op!r}", code="engine.invalid_request")
+    except SkipperError as error:
+        return frame({"ok": False, "error": _error_payload(error)})
+    except MemoryError:
+        return frame({"ok": False, "error": {
+            "type": "EngineError", "code": "engine.out_of_memory",
+            "message": "the query needed more memory than the engine's worker may use",
+            "details": {}}})
+    except Exception as error:  # noqa: BLE001 - the parent must always get an answer
+        return frame({"ok": False, "error": {
+            "type": "EngineError", "code": "engine.error",
+            "message": f"{type(error).__name__}: {error}", "details": {}}})
 
 
 def introspect(con: Any) -> list[TableInfo]:
@@ -90,15 +95,25 @@ def introspect(con: Any) -> list[TableInfo]:
     return introspect_duckdb(con)
 
 
-def _to_ipc(table: pa.Table) -> pa.Buffer:
+def frame(header: dict[str, Any], table: pa.Table | None = None) -> pa.Buffer:
+    """One message: the header's length, the JSON header, then the table as an Arrow IPC
+    stream, written into a single buffer so the rows are copied once."""
+    head = json.dumps(header, default=str).encode()
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
+    sink.write(_LENGTH.pack(len(head)))
+    sink.write(head)
+    if table is not None:
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
     return sink.getvalue()
 
 
-def _send(channel: Connection, message: dict[str, Any]) -> None:
-    channel.send_bytes(json.dumps(message, default=str).encode())
+def unframe(message: bytes) -> tuple[dict[str, Any], pa.Table | None]:
+    (size,) = _LENGTH.unpack_from(message)
+    header: dict[str, Any] = json.loads(message[_LENGTH.size:_LENGTH.size + size])
+    rest = memoryview(message)[_LENGTH.size + size:]
+    table = pa.ipc.open_stream(pa.py_buffer(rest)).read_all() if len(rest) else None
+    return header, table
 
 
 def _error_payload(error: SkipperError) -> dict[str, Any]:
@@ -144,28 +159,22 @@ class WorkerProcess:
     def wait_ready(self) -> None:
         if self.ready:
             return
-        header = self.receive(time.monotonic() + STARTUP_TIMEOUT_S)
+        header, _ = self.receive(time.monotonic() + STARTUP_TIMEOUT_S)
         if not header.get("ok"):
             raise rebuild_error(header["error"])
         self.ready = True
 
-    def request(self, message: dict[str, Any], deadline: float | None) -> tuple[dict[str, Any],
-                                                                               bytes | None]:
-        """Send one request; its answer header and, for results, the Arrow IPC bytes."""
+    def request(self, message: dict[str, Any],
+                deadline: float | None) -> tuple[dict[str, Any], pa.Table | None]:
+        """Send one request; the answer's header and, for results, the table."""
         self.channel.send_bytes(json.dumps(message).encode())
-        header = self.receive(deadline)
-        payload = self.receive_bytes(deadline) if header.get("payload") else None
-        return header, payload
+        return self.receive(deadline)
 
-    def receive(self, deadline: float | None) -> dict[str, Any]:
-        answer: dict[str, Any] = json.loads(self.receive_bytes(deadline))
-        return answer
-
-    def receive_bytes(self, deadline: float | None) -> bytes:
+    def receive(self, deadline: float | None) -> tuple[dict[str, Any], pa.Table | None]:
         try:
             if deadline is not None and not self.channel.poll(max(deadline - time.monotonic(), 0)):
                 raise WorkerOverdue
-            return self.channel.recv_bytes()
+            return unframe(self.channel.recv_bytes())
         except (EOFError, ConnectionError) as error:
             raise WorkerCrashed from error
 

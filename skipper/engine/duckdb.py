@@ -11,7 +11,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from skipper.engine import Result, TableInfo
-from skipper.engine._sandbox import open_sandboxed, run_query, timeout_error
+from skipper.engine._sandbox import Sandbox, timeout_error
 from skipper.engine._worker import (
     WorkerCrashed,
     WorkerOverdue,
@@ -77,7 +77,7 @@ class DuckDBEngine:
         self._lock = threading.Lock()
         self._closed = False
         self._worker: WorkerProcess | None = None
-        self._con: Any = None
+        self._sandbox: Sandbox | None = None
         if isolation == "process":
             self._settings = {
                 "database": str(self.database), "memory_limit": memory_limit,
@@ -85,7 +85,7 @@ class DuckDBEngine:
             }
             self._worker = WorkerProcess(self._settings)
         else:
-            self._con = open_sandboxed(self.database, memory_limit=memory_limit, threads=threads)
+            self._sandbox = Sandbox(self.database, memory_limit=memory_limit, threads=threads)
 
     # ---- Engine protocol ---------------------------------------------------------------
     def execute(self, sql: str, *, max_rows: int | None = None,
@@ -96,17 +96,16 @@ class DuckDBEngine:
         with self._lock:
             self._check_open()
             started = time.perf_counter()
-            if self._worker is None:
-                output = run_query(self._con, sql, max_rows=max_rows, timeout_s=timeout_s)
+            if self._sandbox is not None:
+                output = self._sandbox.run(sql, max_rows=max_rows, timeout_s=timeout_s)
                 return Result(table=output.table, row_count=output.row_count,
                               truncated=output.truncated,
                               duration_s=time.perf_counter() - started,
                               columns=output.columns, types=output.types)
             request = {"op": "execute", "sql": sql, "max_rows": max_rows, "timeout_s": timeout_s}
             deadline = None if timeout_s is None else timeout_s + self.kill_grace_s
-            header, payload = self._ask(request, deadline, timeout_s)
-            assert payload is not None
-            table = pa.ipc.open_stream(payload).read_all()
+            header, table = self._ask(request, deadline, timeout_s)
+            assert table is not None
             return Result(table=table, row_count=int(header["row_count"]),
                           truncated=bool(header["truncated"]),
                           duration_s=time.perf_counter() - started,
@@ -116,8 +115,8 @@ class DuckDBEngine:
         """Every base table with its columns, keys and exact row count."""
         with self._lock:
             self._check_open()
-            if self._worker is None:
-                return introspect(self._con)
+            if self._sandbox is not None:
+                return introspect(self._sandbox.con)
             header, _ = self._ask({"op": "introspect"}, None, None)
             return rebuild_tables(header["tables"])
 
@@ -129,9 +128,9 @@ class DuckDBEngine:
             if self._worker is not None:
                 self._worker.stop()
                 self._worker = None
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+            if self._sandbox is not None:
+                self._sandbox.close()
+                self._sandbox = None
 
     def __enter__(self) -> DuckDBEngine:
         return self
@@ -147,7 +146,7 @@ class DuckDBEngine:
         return self._worker.pid if self._worker is not None else None
 
     def _ask(self, request: dict[str, Any], deadline_s: float | None,
-             timeout_s: float | None) -> tuple[dict[str, Any], bytes | None]:
+             timeout_s: float | None) -> tuple[dict[str, Any], pa.Table | None]:
         worker = self._worker
         assert worker is not None
         try:
