@@ -63,7 +63,9 @@ def view_names(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
             if is_view}
 
 
-def introspect_duckdb(con: duckdb.DuckDBPyConnection, *, count_rows: bool = True) -> list[TableInfo]:
+def introspect_duckdb(
+    con: duckdb.DuckDBPyConnection, *, count_rows: bool = True
+) -> list[TableInfo]:
     """Every user table and view of the connected database, with columns, keys and row counts.
 
     A view whose rows cannot be counted (it reads a file, say, and external access is off) gets
@@ -207,7 +209,7 @@ def _relationships(
             on = exp.and_(*(
                 exp.EQ(this=exp.column(mine, table=table.name),
                        expression=exp.column(theirs, table=other.name))
-                for mine, theirs in zip(columns, referenced_columns)
+                for mine, theirs in zip(columns, referenced_columns, strict=True)
             )).sql(dialect="duckdb")
             one = [c.lower() for c in columns] == [c.lower() for c in table.primary_key]
             out.setdefault(key, []).append((other.name, on, "one_to_one" if one else "many_to_one"))

@@ -1,10 +1,10 @@
-"""`skipper catalog check|init|schema`: validate a catalog, start one from a database, publish its schema."""
+"""`skipper catalog check|init|schema`: validate, start from a database, publish the schema."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -26,8 +26,10 @@ def register(app: typer.Typer) -> None:
 
 @catalog_app.command("check")
 def check(
-    directory: Path = typer.Argument(..., help="Catalog directory (or one YAML file)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    directory: Annotated[Path, typer.Argument(help="Catalog directory (or one YAML file).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
 ) -> None:
     """Validate a catalog: every file, field and SQL snippet. Errors name file, line and field."""
     from skipper.catalog import Catalog
@@ -46,20 +48,22 @@ def check(
     counts = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in catalog.summary().items())
     console.print(f"[bold green]Catalog {catalog.name!r} is valid[/]: {counts}.", highlight=False)
     tables = Table()
-    tables.add_column("table", no_wrap=True)
-    for heading in ("source", "columns", "rows", "freshness", "sampling", "lineage"):
-        tables.add_column(heading, justify="right" if heading in ("columns", "rows") else "left",
-                          no_wrap=heading != "lineage")
-    for table in catalog.tables:
-        tables.add_row(
-            table.name if table.db_schema == "main" else f"{table.db_schema}.{table.name}",
-            table.source or "",
-            str(len(table.columns)),
-            "" if table.row_count is None else f"{table.row_count:,}",
-            _freshness(table),
-            _sampling(table),
-            ", ".join(table.lineage.upstream) if table.lineage else "",
-        )
+    names = [t.name if t.db_schema == "main" else f"{t.db_schema}.{t.name}" for t in catalog.tables]
+    tables.add_column("table", no_wrap=True, min_width=max(map(len, names), default=5))
+    tables.add_column("source")
+    tables.add_column("columns", justify="right")
+    counted = any(t.row_count is not None for t in catalog.tables)
+    if counted:
+        tables.add_column("rows", justify="right")
+    tables.add_column("freshness, sampling, lineage")
+    for name, table in zip(names, catalog.tables, strict=True):
+        notes = [_freshness(table), _sampling(table)]
+        if table.lineage:
+            notes.append("built from " + ", ".join(table.lineage.upstream))
+        cells = [name, table.source or "", str(len(table.columns))]
+        if counted:
+            cells.append("" if table.row_count is None else f"{table.row_count:,}")
+        tables.add_row(*cells, "; ".join(note for note in notes if note))
     console.print(tables)
     if undocumented:
         console.print(f"[yellow]{len(undocumented)} tables and columns have no description yet[/] "
@@ -73,25 +77,27 @@ def _freshness(table: CatalogTable) -> str:
     rule = table.freshness
     if rule is None:
         return ""
-    measured = rule.column if rule.column else f"load log {rule.load_log.table if rule.load_log else ''}"
-    return f"{measured}, SLA {format_duration(rule.sla)}"
+    measured = rule.column or f"loads in {rule.load_log.table if rule.load_log else '?'}"
+    return f"fresh within {format_duration(rule.sla)} by {measured}"
 
 
 def _sampling(table: CatalogTable) -> str:
     sample = table.sampling
     if sample is None:
         return ""
-    text = f"{sample.rate:.0%}" if sample.rate * 100 == int(sample.rate * 100) else f"{sample.rate:g}"
+    text = f"{sample.rate * 100:g}% sample"
     if sample.weight_column:
-        text += f" x {sample.weight_column}"
+        text += f" (weight {sample.weight_column})"
     return text
 
 
 @catalog_app.command("init")
 def init(
-    database: Path = typer.Option(..., "--database", "-d", help="DuckDB file to describe."),
-    out: Path = typer.Option(..., "--out", "-o", help="Directory to write the catalog into."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out."),
+    database: Annotated[Path, typer.Option("--database", "-d", help="DuckDB file to describe.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the catalog into.")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a non-empty --out.")
+    ] = False,
 ) -> None:
     """Write a catalog skeleton for a DuckDB database: every table and column, keys, row counts."""
     from skipper.catalog.introspect import init_catalog
@@ -112,7 +118,9 @@ def init(
 
 @catalog_app.command("schema")
 def schema(
-    out: Path = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+    ] = None,
 ) -> None:
     """Print the JSON Schema of catalog YAML files (for editor autocompletion)."""
     from skipper.catalog import catalog_json_schema

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,16 +19,20 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    database: Path = typer.Option(
-        Path("townlake.duckdb"), "--database", "-d", help="DuckDB file to write (replaced whole)."
-    ),
-    as_of: str = typer.Option(
-        None, "--as-of", help="The demo's 'today' (YYYY-MM-DD); every date is relative to it. "
+    database: Annotated[Path, typer.Option(
+        "--database", "-d", help="DuckDB file to write (replaced whole, only once complete).",
+    )] = Path("townlake.duckdb"),
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="The demo's 'today' (YYYY-MM-DD); every date is relative to it. "
         "Defaults to today (UTC).", show_default=False,
-    ),
-    scale: int = typer.Option(1, "--scale", help="Size: 1 is ~2,000 accounts and ~10,000 domains."),
-    seed: int = typer.Option(7, "--seed", help="Random seed; same seed, same data."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    )] = None,
+    scale: Annotated[int, typer.Option(
+        "--scale", help="Size: 1 is ~2,000 accounts and ~10,000 domains; 20 fits 24 GB.",
+    )] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 7,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
 ) -> None:
     """Build the Town Lake demo lake: accounts, domains, sampled traffic, billing, tickets, DNS."""
     from skipper.demo import build_demo
@@ -38,8 +43,9 @@ def demo(
             info = build_demo(database, as_of=day, scale=scale, seed=seed)
         else:
             with Progress(
-                TextColumn("[bold]{task.description:<48}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                TimeElapsedColumn(), console=err_console, transient=True,
+                TextColumn("[bold]{task.description:<48}"), BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                console=err_console, transient=True,
             ) as bar:
                 task = bar.add_task("Starting", total=None)
 

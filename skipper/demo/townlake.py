@@ -158,7 +158,8 @@ def _make_accounts(world: World) -> None:
     country = np.empty(n, dtype=object)
     for r, (codes, share) in enumerate(REGIONS.values()):
         members = np.flatnonzero(region == r)
-        country[members] = np.array(codes, dtype=object)[rng.choice(len(codes), len(members), p=share)]
+        picks = rng.choice(len(codes), len(members), p=share)
+        country[members] = np.array(codes, dtype=object)[picks]
     age_days = 1 + np.floor(2400 * rng.beta(1.3, 2.2, n)) + np.where(plan == 3, 300, 0)
     internal = np.zeros(n, dtype=bool)
     internal[rng.choice(n, size=len(INTERNAL_ACCOUNTS), replace=False)] = True
@@ -173,11 +174,11 @@ def _make_accounts(world: World) -> None:
         names[index] = INTERNAL_ACCOUNTS[slot]
     first = rng.choice(FIRST_NAMES, n)
     last = rng.choice(LAST_NAMES, n)
-    emails = [
-        f"{f}.{s}@"
-        + ("townlake.example" if internal[i] else "".join(names[i].lower().split()[:2]) + ".example")
-        for i, (f, s) in enumerate(zip(first, last))
+    mail_domains = [
+        "townlake.example" if staff else "".join(name.lower().split()[:2]) + ".example"
+        for name, staff in zip(names, internal, strict=True)
     ]
+    emails = [f"{f}.{s}@{d}" for f, s, d in zip(first, last, mail_domains, strict=True)]
     # Account ids grow with sign-up time, as they do in a real billing system.
     order = np.argsort(created, kind="stable")
     world.plan, world.created = plan[order], created[order]
@@ -205,7 +206,8 @@ def _make_domains(world: World) -> None:
     signup = created + offset.astype(np.int64) * _SECOND
     today = np.datetime64(world.as_of, "s")
     fresh = rng.choice(np.flatnonzero(~first_domain), size=25 * world.scale, replace=False)
-    signup[fresh] = np.maximum(created[fresh], today + rng.integers(0, 86_400, len(fresh)) * _SECOND)
+    during_today = today + rng.integers(0, 86_400, len(fresh)) * _SECOND
+    signup[fresh] = np.maximum(created[fresh], during_today)
 
     order = np.argsort(signup, kind="stable")  # domain ids grow with sign-up time
     owner, signup = owner[order], signup[order]
@@ -232,7 +234,7 @@ def _make_domains(world: World) -> None:
     world.domains = pa.table({
         "domain_id": pa.array(np.arange(1, m + 1), type=pa.int64()),
         "account_id": pa.array(owner + 1, type=pa.int64()),
-        "domain_name": _strings([f"{name}.{t}" for name, t in zip(names, tld)]),
+        "domain_name": _strings([f"{name}.{t}" for name, t in zip(names, tld, strict=True)]),
         "status": _pick(("active", "pending", "moved"), status),
         "signed_up_at": _timestamps(signup),
     })
@@ -408,7 +410,7 @@ def employee_salaries(world: World) -> pa.Table:
     salary = np.round(rng.lognormal(np.log(120_000), 0.35, EMPLOYEES) * 100)
     return pa.table({
         "employee_id": pa.array(np.arange(1, EMPLOYEES + 1), type=pa.int64()),
-        "name": _strings([f"{f.title()} {s.title()}" for f, s in zip(first, last)]),
+        "name": _strings([f"{f.title()} {s.title()}" for f, s in zip(first, last, strict=True)]),
         "department": _pick(DEPARTMENTS, rng.choice(len(DEPARTMENTS), EMPLOYEES)),
         "salary_usd": _usd(salary.astype(np.int64)),
     })

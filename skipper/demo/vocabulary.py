@@ -27,7 +27,8 @@ COMPANY_SUFFIXES = (
     "Inc", "LLC", "Ltd", "GmbH", "SA", "BV", "Co", "Group", "AB", "Pty", "KK", "SAS",
 )
 FIRST_NAMES = (
-    "ada", "alan", "amara", "ana", "arjun", "ben", "carla", "chen", "dana", "diego", "elena", "emma",
+    "ada", "alan", "amara", "ana", "arjun", "ben", "carla", "chen", "dana", "diego", "elena",
+    "emma",
     "farah", "felix", "grace", "hana", "ivan", "jamal", "jin", "julia", "kai", "kofi", "lara",
     "leo", "lucia", "maya", "mei", "mohammed", "nadia", "nina", "omar", "oscar", "priya", "quinn",
     "rafael", "rosa", "sam", "sara", "sofia", "tariq", "tom", "uma", "vera", "wei", "yara", "yuki",
@@ -115,7 +116,7 @@ def unique_names(
     for i in range(count):
         code, cycle = int(order[i % space]), i // space
         words = []
-        for part, size in zip(reversed(parts), reversed(sizes)):
+        for part, size in zip(reversed(parts), reversed(sizes), strict=True):
             code, index = divmod(code, size)
             words.append(part[index])
         name = joiner.join(reversed(words))
