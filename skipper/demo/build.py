@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -131,6 +132,7 @@ def build_demo(
     finally:
         for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
             leftover.unlink(missing_ok=True)
+        shutil.rmtree(temporary.with_name(temporary.name + ".tmp"), ignore_errors=True)
     return DemoInfo(target, as_of, scale, seed, rows, time.perf_counter() - started)
 
 
