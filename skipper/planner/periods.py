@@ -1,0 +1,213 @@
+"""The time grammar: "yesterday", "last 30 days", "this quarter", "since 2026-05-01", "in 2026"."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+from skipper.planner.query import GRAINS, Grain, RelativePeriod, TimeRange, period_end
+
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100,
+}
+UNIT_WORDS: dict[str, Grain] = {
+    "day": "day", "days": "day", "week": "week", "weeks": "week", "wk": "week", "wks": "week",
+    "month": "month", "months": "month", "quarter": "quarter", "quarters": "quarter",
+    "year": "year", "years": "year", "yr": "year", "yrs": "year",
+}
+_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+_MONTHS["sept"] = 9
+_TO_DATE = {"ytd": "year", "qtd": "quarter", "mtd": "month", "wtd": "week"}
+_ROLLING = {"past", "trailing", "rolling"}
+_CALENDAR = {"last", "previous", "prior", "preceding"}
+_RANGE_END = {"to", "until", "till", "through", "thru", "and"}
+
+
+def number(word: str) -> int | None:
+    """``30``, ``1,000`` or ``thirty`` as an int."""
+    if word in NUMBER_WORDS:
+        return NUMBER_WORDS[word]
+    cleaned = word.replace(",", "")
+    return int(cleaned) if cleaned.isdigit() else None
+
+
+def match_period(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:
+    """A time expression starting at ``words[i]``: (how many words, the range) or None."""
+    for rule in (_relative, _to_date, _since, _between, _in_year_or_month, _on_day):
+        found = rule(words, i, today)
+        if found is not None:
+            length, time_range = found
+            if time_range.label is None:
+                time_range = time_range.model_copy(update={"label": " ".join(words[i:i + length])})
+            return length, time_range
+    return None
+
+
+def match_lookback(words: list[str], i: int) -> tuple[int, int, Grain] | None:
+    """"previous 30 days" / "prior 2 weeks": (length, n, unit), for comparisons."""
+    at = words[i:i + 3]
+    if len(at) >= 3 and at[0] in _CALENDAR | _ROLLING:
+        n = number(at[1])
+        if n is not None and at[2] in UNIT_WORDS:
+            return 3, n, UNIT_WORDS[at[2]]
+    return None
+
+
+def _relative(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:
+    word = words[i]
+    if word in ("today", "tonight"):
+        return 1, TimeRange(relative=RelativePeriod(kind="today"))
+    if word == "yesterday":
+        return 1, TimeRange(relative=RelativePeriod(kind="yesterday"))
+    nxt = words[i + 1] if i + 1 < len(words) else ""
+    if word in _CALENDAR | _ROLLING:
+        lookback = match_lookback(words, i)
+        if lookback is not None:
+            length, n, unit = lookback
+            return length, TimeRange(relative=RelativePeriod(kind="last_n", n=n, unit=unit))
+        if nxt in UNIT_WORDS:
+            unit = UNIT_WORDS[nxt]
+            kind = "last_n" if word in _ROLLING else "previous"
+            return 2, TimeRange(relative=RelativePeriod(kind=kind, unit=unit))
+    if word in ("this", "current") and nxt in UNIT_WORDS and UNIT_WORDS[nxt] in GRAINS:
+        unit = UNIT_WORDS[nxt]
+        if unit == "day":
+            return 2, TimeRange(relative=RelativePeriod(kind="today"))
+        return 2, TimeRange(relative=RelativePeriod(kind="current", unit=unit))
+    return None
+
+
+def _to_date(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:
+    if words[i] in _TO_DATE:
+        unit = _TO_DATE[words[i]]
+        return 1, TimeRange(relative=RelativePeriod(kind="current", unit=unit))  # type: ignore[arg-type]
+    if words[i] in UNIT_WORDS and words[i + 1:i + 3] == ["to", "date"]:
+        return 3, TimeRange(relative=RelativePeriod(kind="current", unit=UNIT_WORDS[words[i]]))
+    return None
+
+
+def _since(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:
+    if words[i] not in ("since", "after", "starting", "from"):
+        return None
+    offset = 2 if words[i] == "starting" and words[i + 1:i + 2] in (["from"], ["on"]) else 1
+    found = _date(words, i + offset, today)
+    if found is None:
+        return None
+    length, start = found
+    end = len_end = None
+    tail = i + offset + length
+    if words[i] == "from" and tail < len(words) and words[tail] in _RANGE_END:
+        later = _date(words, tail + 1, today)
+        if later is None:
+            return None
+        len_end, end = later
+    if words[i] == "after":
+        start += timedelta(days=1)
+    if end is not None and len_end is not None:
+        if end < start:
+            return None
+        return tail + 1 + len_end - i, TimeRange(start=start, end=end)
+    if words[i] == "from":
+        return None
+    return offset + length, TimeRange(start=start)
+
+
+def _between(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:
+    if words[i] != "between":
+        return None
+    first = _date(words, i + 1, today)
+    if first is None:
+        return None
+    length, start = first
+    j = i + 1 + length
+    if j >= len(words) or words[j] not in ("and", "to"):
+        return None
+    second = _date(words, j + 1, today)
+    if second is None or second[1] < start:
+        return None
+    return j + 1 + second[0] - i, TimeRange(start=start, end=second[1])
+
+
+def _in_year_or_month(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:
+    if words[i] not in ("in", "during", "for", "of", "over"):
+        return None
+    j = i + 1
+    if j < len(words) and _year(words[j]) is not None:
+        year = _year(words[j])
+        assert year is not None
+        return 2, TimeRange(start=date(year, 1, 1), end=date(year, 12, 31))
+    if j < len(words) and words[j] in _MONTHS:
+        month = _MONTHS[words[j]]
+        year_word = words[j + 1] if j + 1 < len(words) else ""
+        year = _year(year_word)
+        length = 3 if year is not None else 2
+        if year is None:  # the latest such month that has started
+            year = today.year if month <= today.month else today.year - 1
+        start = date(year, month, 1)
+        return length, TimeRange(start=start, end=period_end(start, "month"))
+    return None
+
+
+def _on_day(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:
+    offset = 1 if words[i] == "on" else 0
+    found = _date(words, i + offset, today, bare_month=offset == 1)
+    if found is None:
+        return None
+    length, day = found
+    return offset + length, TimeRange(start=day, end=day)
+
+
+def _year(word: str) -> int | None:
+    return int(word) if word.isdigit() and len(word) == 4 and 1900 <= int(word) <= 2100 else None
+
+
+def _day_number(word: str) -> int | None:
+    for suffix in ("st", "nd", "rd", "th"):
+        if word.endswith(suffix) and word[: -len(suffix)].isdigit():
+            word = word[: -len(suffix)]
+    return int(word) if word.isdigit() and 1 <= int(word) <= 31 else None
+
+
+def _date(words: list[str], i: int, today: date, bare_month: bool = True) -> tuple[int, date] | None:
+    """A calendar date: 2026-05-01, 2026/05/01, May 1 [2026], 1 May [2026]."""
+    if i >= len(words):
+        return None
+    word = words[i]
+    for separator in ("-", "/"):
+        parts = word.split(separator)
+        if len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[0]) == 4:
+            try:
+                return 1, date(int(parts[0]), int(parts[1]), int(parts[2]))
+            except ValueError:
+                return None
+    nxt = words[i + 1] if i + 1 < len(words) else ""
+    after = words[i + 2] if i + 2 < len(words) else ""
+    if word in _MONTHS and _day_number(nxt) is not None:
+        month, day_no = _MONTHS[word], _day_number(nxt)
+        assert day_no is not None
+        year = _year(after)
+        return _build(month, day_no, year, today, 3 if year else 2)
+    if _day_number(word) is not None and nxt in _MONTHS:
+        day_no, month = _day_number(word), _MONTHS[nxt]
+        assert day_no is not None
+        year = _year(after)
+        return _build(month, day_no, year, today, 3 if year else 2)
+    return None
+
+
+def _build(month: int, day_no: int, year: int | None, today: date, length: int) -> tuple[int, date] | None:
+    if year is None:
+        year = today.year
+        try:
+            if date(year, month, day_no) > today:
+                year -= 1
+        except ValueError:
+            return None
+    try:
+        return length, date(year, month, day_no)
+    except ValueError:
+        return None

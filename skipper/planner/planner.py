@@ -1,0 +1,215 @@
+"""The catalog planner: a plain-English question -> SemanticQuery -> SQL, with no model.
+
+It understands a question only in the catalog's own words. When a word maps to nothing, or to
+two things it cannot tell apart, it says so (``cannot_answer``) and suggests the closest catalog
+terms; it never runs SQL for a question it did not fully understand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from skipper.catalog import Catalog
+from skipper.clock import Clock
+from skipper.errors import PlannerError, SkipperError
+from skipper.planner.compiler import Compiler
+from skipper.planner.grammar import DATA_OBJECTS, FOLLOW_UP_CUES
+from skipper.planner.query import SemanticQuery
+from skipper.planner.reader import Intent, Reader
+from skipper.planner.resolution import Resolver
+from skipper.planner.scanner import scan
+from skipper.planner.summary import describe, summarize
+from skipper.planner.terms import Terms
+from skipper.planner.vocabulary import Meaning, Vocabulary
+from skipper.planner.words import tokens
+
+
+class Plan(BaseModel):
+    """What a planner made of a question: a query to run, or why it cannot answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ok", "cannot_answer"]
+    question: str
+    planner: str = "catalog"
+    semantic_query: SemanticQuery | None = None
+    sql: str | None = None
+    message: str = ""
+    suggestions: list[str] = Field(default_factory=list)
+    unknown_words: list[str] = Field(default_factory=list)
+    corrections: list[str] = Field(default_factory=list, description="Typos read as catalog words.")
+    verified_query: bool = Field(False, description="Answered by a verified query of the catalog.")
+
+
+class CatalogPlanner:
+    """Plans questions against one catalog; ``clock`` says what "today" is."""
+
+    name = "catalog"
+
+    def __init__(self, catalog: Catalog, clock: Clock) -> None:
+        self.catalog = catalog
+        self.clock = clock
+        self.terms = Terms(catalog)
+        self.compiler = Compiler(catalog, self.terms)
+        self.vocabulary = Vocabulary(catalog, self.terms)
+        self._verified = {
+            _normalise(q.question): q for q in catalog.verified_queries
+        }
+
+    # ---- planning -----------------------------------------------------------------------
+    def plan(self, question: str, previous: SemanticQuery | None = None) -> Plan:
+        """Understand ``question`` (refining ``previous``, the last turn's query, if given)."""
+        words = tokens(question)
+        if not words:
+            return self._cannot(question, "Ask a question about the data, e.g. "
+                                f"'{self._example()}'.")
+        verified = self._verified.get(_normalise(question))
+        if verified is not None and previous is None:
+            return Plan(status="ok", question=question, sql=verified.sql, verified_query=True,
+                        message=f"Answered with the catalog's verified query for "
+                                f"'{verified.question}'.")
+        scanned = scan(question, self.vocabulary, self.clock.today(), words)
+        corrections = [f"{typo} -> {fixed}" for typo, fixed in scanned.corrections]
+        intent = Reader(scanned.items, self._is_time, self._is_entity).read()
+        refusal = self._refusal(intent, [w.text for w in scanned.words], previous)
+        if refusal is not None:
+            return refusal.model_copy(update={"question": question, "corrections": corrections})
+        if intent.unknown:
+            return self._not_understood(question, intent.unknown, corrections)
+        if intent.problems:
+            return self._cannot(question, _sentence(intent.problems[0]), corrections=corrections)
+        followup = previous is not None and _is_followup(intent, scanned.words[0].text)
+        resolver = Resolver(self.catalog, self.terms, self.compiler.graph, self.vocabulary,
+                            self.clock.today())
+        try:
+            query = resolver.build(intent, previous if followup else None)
+        except PlannerError as error:
+            return self._cannot(question, _sentence(error.message), corrections=corrections,
+                                suggestions=list(error.details.get("suggestions", [])))
+        except ValidationError as error:
+            problem = error.errors()[0]["msg"].removeprefix("Value error, ")
+            return self._cannot(question, _sentence(problem), corrections=corrections)
+        return self.plan_query(query, question=question, corrections=corrections)
+
+    def plan_query(
+        self, query: SemanticQuery, *, question: str = "", corrections: Sequence[str] = ()
+    ) -> Plan:
+        """Compile a semantic query (from this planner, the LLM planner or a person)."""
+        try:
+            sql = self.compile(query)
+        except SkipperError as error:
+            return self._cannot(question, _sentence(error.message), corrections=list(corrections),
+                                query=query)
+        message = describe(query, self.catalog, self.terms, self.clock.today())
+        if corrections:
+            message += f" (read {', '.join(repr(c) for c in corrections)})"
+        return Plan(status="ok", question=question, semantic_query=query, sql=sql,
+                    message=message, corrections=list(corrections))
+
+    def compile(self, query: SemanticQuery) -> str:
+        tree = self.compiler.compile(query, self.clock.today())
+        return tree.sql(dialect=self.catalog.dialect, pretty=True)
+
+    def summarize(
+        self, plan: Plan, columns: Sequence[str], rows: Sequence[Sequence[Any]], row_count: int
+    ) -> str:
+        """One sentence, in words, saying what the result shows."""
+        return summarize(plan.semantic_query, self.catalog, self.terms, self.clock.today(),
+                         list(columns), [list(r) for r in rows], row_count)
+
+    # ---- refusing -----------------------------------------------------------------------
+    def _refusal(self, intent: Intent, words: list[str], previous: SemanticQuery | None) -> Plan | None:
+        verb = intent.change_verb
+        if verb is None and intent.removal_verb is not None:
+            touches_data = any(w in DATA_OBJECTS for w in words)
+            if previous is None or touches_data:
+                verb = intent.removal_verb
+        if verb is None:
+            return None
+        return Plan(
+            status="cannot_answer", question="",
+            message=(f"Skipper only reads data and cannot {verb} anything: this question asks "
+                     "to change data or the database. Ask a question about the data instead, "
+                     f"e.g. '{self._example()}'."),
+            unknown_words=[verb],
+            suggestions=self.vocabulary.headline_terms(3),
+        )
+
+    def _not_understood(self, question: str, unknown: list[str], corrections: list[str]) -> Plan:
+        suggestions: list[str] = []
+        for word in unknown:
+            for term in self.vocabulary.suggest(word):
+                if term not in suggestions:
+                    suggestions.append(term)
+        if not suggestions:
+            suggestions = self.vocabulary.headline_terms()
+        quoted = ", ".join(f"'{w}'" for w in dict.fromkeys(unknown))
+        plural = "s" if len(set(unknown)) > 1 else ""
+        message = (
+            f"I did not understand the word{plural} {quoted}: the catalog has no metric, "
+            f"dimension, value or segment by that name. Closest catalog terms: "
+            f"{', '.join(suggestions)}."
+        )
+        return Plan(status="cannot_answer", question=question, message=message,
+                    unknown_words=list(dict.fromkeys(unknown)), suggestions=suggestions,
+                    corrections=corrections)
+
+    def _cannot(
+        self,
+        question: str,
+        message: str,
+        *,
+        corrections: list[str] | None = None,
+        suggestions: list[str] | None = None,
+        query: SemanticQuery | None = None,
+    ) -> Plan:
+        return Plan(status="cannot_answer", question=question, message=message,
+                    suggestions=suggestions or [], corrections=corrections or [],
+                    semantic_query=query)
+
+    def _example(self) -> str:
+        metric = self.catalog.metrics[0] if self.catalog.metrics else None
+        if metric is None:
+            return "how many rows ...?"
+        return f"{(metric.label or metric.name).lower()} in the last 7 days"
+
+    # ---- what a meaning is --------------------------------------------------------------
+    def _is_time(self, meaning: Meaning) -> bool:
+        if meaning.kind != "dimension":
+            return False
+        try:
+            return self.terms.dimension(meaning.name).kind == "time"
+        except SkipperError:
+            return False
+
+    def _is_entity(self, meaning: Meaning) -> bool:
+        if meaning.kind == "table":
+            return True
+        if meaning.kind == "metric":
+            return self.terms.metric(meaning.name).entity_count
+        return False
+
+
+def _normalise(question: str) -> str:
+    return " ".join(t.text for t in tokens(question) if t.text not in {",", ";"})
+
+
+def _is_followup(intent: Intent, first_word: str) -> bool:
+    return (
+        not intent.metrics
+        or first_word in FOLLOW_UP_CUES
+        or intent.instead
+        or intent.also
+        or bool(intent.removals)
+    )
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."

@@ -1,0 +1,300 @@
+"""Reading scanned items into an intent: which phrases are metrics, breakdowns, filters, periods.
+
+The reader decides each phrase's *role* from the words around it ("by X" is a breakdown,
+"excluding X" an exclusion, "how many X" a count); which catalog term a phrase names, when it
+could name several, is settled later against the metrics' tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from skipper.planner.query import Grain, TimeRange
+from skipper.planner.scanner import Item
+from skipper.planner.vocabulary import Meaning
+
+
+@dataclass
+class Mention:
+    """A catalog phrase in a role, with the meanings it may still have."""
+
+    item: Item
+    meanings: set[Meaning]
+    negate: bool = False
+    grain: Grain | None = None
+    period: TimeRange | None = None
+
+    @property
+    def text(self) -> str:
+        return self.item.text
+
+
+@dataclass
+class MetricMention(Mention):
+    weak: bool = False  # counts the rows of a table ("accounts"): may just name what is filtered
+    conjoined: bool = False  # "tickets and domains": listed with another metric
+    head: bool = False  # right after "how many"
+    dimensions: set[Meaning] = field(default_factory=set)  # its reading as a breakdown
+
+
+@dataclass
+class Intent:
+    metrics: list[MetricMention] = field(default_factory=list)
+    breakdowns: list[Mention] = field(default_factory=list)
+    filters: list[Mention] = field(default_factory=list)  # values, and time dims with a period
+    segments: list[Mention] = field(default_factory=list)
+    removals: list[Mention] = field(default_factory=list)
+    removed_grains: list[Grain] = field(default_factory=list)
+    includes: list[Mention] = field(default_factory=list)
+    time_range: TimeRange | None = None
+    compare: bool = False
+    compare_kind: str | None = None
+    compare_range: TimeRange | None = None
+    order_metric: MetricMention | None = None
+    direction: str | None = None
+    superlative: bool = False
+    limit: int | None = None
+    instead: bool = False
+    also: bool = False
+    listing: bool = False
+    howmany: bool = False
+    unknown: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    change_verb: str | None = None
+    removal_verb: str | None = None
+    singular_target: bool = False
+
+
+class Reader:
+    """Walks the items once, keeping the mode set by the last keyword ("by", "excluding" ...)."""
+
+    def __init__(
+        self,
+        items: list[Item],
+        is_time_dimension: Callable[[Meaning], bool],
+        is_entity_count: Callable[[Meaning], bool],
+    ) -> None:
+        self.items = items
+        self.is_time = is_time_dimension
+        self.is_entity = is_entity_count
+        self.intent = Intent()
+        self.mode: str | None = None
+        self.by_run = 0
+        self.bound: set[int] = set()
+        self.last_metric: int | None = None
+        self.last_content: int | None = None
+
+    def read(self) -> Intent:
+        for index, item in enumerate(self.items):
+            self._item(index, item)
+            if item.kind not in ("and",):
+                self.last_content = index if item.kind == "term" else self.last_content
+        self._choose_metrics()
+        return self.intent
+
+    # ---- one item -----------------------------------------------------------------------
+    def _item(self, index: int, item: Item) -> None:
+        intent = self.intent
+        kind = item.kind
+        if kind == "unknown" or kind == "number":
+            intent.unknown.append(item.text)
+        elif kind == "change":
+            intent.change_verb = intent.change_verb or item.text
+        elif kind in ("by", "sort"):
+            self.mode, self.by_run = kind, 0
+        elif kind in ("not", "remove", "include"):
+            self.mode = kind
+            if kind == "remove":
+                intent.removal_verb = intent.removal_verb or item.text
+        elif kind == "only":
+            self.mode = None
+        elif kind == "instead":
+            intent.instead = True
+        elif kind == "also":
+            intent.also = True
+        elif kind == "list":
+            intent.listing = True
+        elif kind == "howmany":
+            intent.howmany = True
+        elif kind == "rank":
+            intent.limit = item.n
+            if item.direction:
+                intent.direction = item.direction
+            self.mode = "top"
+        elif kind in ("most", "least"):
+            intent.direction = "desc" if kind == "most" else "asc"
+            intent.superlative = True
+        elif kind == "compare":
+            intent.compare = True
+        elif kind in ("previous_period", "previous_year"):
+            intent.compare, intent.compare_kind = True, kind
+        elif kind == "time":
+            self._time(index, item)
+        elif kind == "grain":
+            self._grain(index, item)
+        elif kind == "term":
+            self._term(index, item)
+
+    def _time(self, index: int, item: Item) -> None:
+        intent = self.intent
+        assert item.time is not None
+        if index in self.bound:
+            return
+        if intent.compare and intent.time_range is not None and intent.compare_range is None:
+            intent.compare_range = item.time
+        elif intent.time_range is None:
+            intent.time_range = item.time
+        elif intent.compare and intent.compare_range is None:
+            intent.compare_range = item.time
+        else:
+            intent.problems.append(
+                f"the question names two periods ({intent.time_range.label} and {item.text}); "
+                "ask about one, or say 'compared to' for a comparison"
+            )
+
+    def _grain(self, index: int, item: Item) -> None:
+        intent = self.intent
+        assert item.grain is not None
+        if self.mode in ("not", "remove"):
+            intent.removed_grains.append(item.grain)
+            return
+        previous = intent.breakdowns[-1] if intent.breakdowns else None
+        if (
+            previous is not None
+            and previous.grain is None
+            and previous.meanings
+            and self.last_content == index - 1
+            and all(self.is_time(m) for m in previous.meanings)
+        ):
+            previous.grain = item.grain
+            return
+        if not any(b.grain == item.grain and not b.meanings for b in intent.breakdowns):
+            intent.breakdowns.append(Mention(item, set(), grain=item.grain))
+        self.by_run += 1
+
+    def _term(self, index: int, item: Item) -> None:
+        meanings = item.meanings
+        values = {m for m in meanings if m.kind == "value"}
+        segments = {m for m in meanings if m.kind == "segment"}
+        dims = {m for m in meanings if m.kind == "dimension"}
+        metrics = {m for m in meanings if m.kind in ("metric", "table")}
+        value_dims = {m.name.lower() for m in values}
+        dims = {d for d in dims if d.name.lower() not in value_dims}  # "P1" is a value, not priority
+        mode = self.mode
+        intent = self.intent
+        if mode in ("not", "remove"):
+            target = values or segments or dims or metrics
+            mention = Mention(item, target, negate=True)
+            if mode == "remove" or (not values and not segments):
+                intent.removals.append(mention)
+            elif values:
+                intent.filters.append(mention)
+            else:
+                intent.segments.append(mention)
+            return
+        if mode == "include" and (values or segments):
+            intent.includes.append(Mention(item, values or segments))
+            self.mode = None
+            return
+        if mode in ("by", "sort", "top") and dims:
+            intent.breakdowns.append(Mention(item, dims))
+            self.by_run += 1
+            if mode == "top":
+                self.mode = None
+                intent.singular_target = not item.plural
+            return
+        if mode in ("by", "sort") and metrics and not values and not segments:
+            ranking = mode == "sort" or intent.limit is not None or intent.superlative
+            mention = self._metric(index, item, metrics, dims)
+            if ranking or self.by_run == 0:
+                intent.order_metric = mention
+                mention.weak = False
+                self._promote_breakdown(mention)
+            self.mode = None
+            return
+        if len([group for group in (values, segments, metrics) if group]) > 1:
+            intent.problems.append(
+                f"'{item.text}' could mean "
+                + " or ".join(sorted(m.describe() for m in values | segments | metrics))
+            )
+            return
+        if values:
+            intent.filters.append(Mention(item, values))
+        elif segments:
+            intent.segments.append(Mention(item, segments))
+        elif metrics:
+            self._metric(index, item, metrics, dims)
+        elif dims and all(self.is_time(d) for d in dims) and mode is None:
+            pending = Mention(item, dims)
+            item._pending = pending  # type: ignore[attr-defined]
+            before = self.items[index - 1] if index > 0 else None
+            if before is not None and before.kind == "time" and before.time is not None:
+                if intent.time_range is before.time:
+                    intent.time_range = None
+                pending.period = before.time
+                intent.filters.append(pending)
+            elif index + 1 < len(self.items) and self.items[index + 1].kind == "time":
+                nxt = self.items[index + 1]
+                pending.period = nxt.time
+                intent.filters.append(pending)
+                self.bound.add(index + 1)
+        elif dims:
+            intent.breakdowns.append(Mention(item, dims))
+            intent.singular_target = intent.singular_target or not item.plural
+        if mode == "top":
+            self.mode = None
+
+    def _metric(
+        self, index: int, item: Item, metrics: set[Meaning], dims: set[Meaning]
+    ) -> MetricMention:
+        intent = self.intent
+        weak = all(self.is_entity(m) for m in metrics)
+        conjoined = (
+            self.last_metric is not None
+            and index >= 2
+            and self.items[index - 1].kind in ("and", "also")
+            and self.last_metric == index - 2
+        )
+        head = intent.howmany and not any(m.head for m in intent.metrics)
+        mention = MetricMention(item, metrics, weak=weak, conjoined=conjoined, head=head,
+                                dimensions=dims)
+        intent.metrics.append(mention)
+        self.last_metric = index
+        return mention
+
+    def _promote_breakdown(self, order: MetricMention) -> None:
+        """"customers by spend": the entity before "by" is what is ranked, not a count."""
+        if self.intent.breakdowns:
+            return
+        for mention in reversed(self.intent.metrics):
+            if mention is not order and mention.weak and mention.dimensions:
+                self.intent.metrics.remove(mention)
+                self.intent.breakdowns.append(Mention(mention.item, mention.dimensions))
+                self.intent.singular_target = not mention.item.plural
+                return
+
+    # ---- which metrics --------------------------------------------------------------------
+    def _choose_metrics(self) -> None:
+        """Keep the metrics asked for; drop entity nouns that only say what is filtered.
+
+        In "R2 storage cost for enterprise accounts", "accounts" names what "enterprise"
+        filters; in "tickets and domains" both are asked for.
+        """
+        intent = self.intent
+        strong = [m for m in intent.metrics if not m.weak]
+        weak = [m for m in intent.metrics if m.weak]
+        head = next((m for m in weak if m.head), None)
+        if head is not None and strong and not any(m.conjoined for m in strong):
+            intent.problems.append(
+                f"'how many {head.text}' asks to count {head.text}, but the question also "
+                f"measures {', '.join(m.text for m in strong)}; ask for one of them"
+            )
+        if strong:
+            kept = strong + [m for m in weak if m.conjoined]
+        elif weak:
+            first = head or weak[0]
+            kept = [first] + [m for m in weak if m is not first and m.conjoined]
+        else:
+            kept = []
+        intent.metrics = [m for m in intent.metrics if m in kept]

@@ -1,0 +1,343 @@
+"""From an intent to a SemanticQuery: pick each phrase's catalog term, and merge follow-ups.
+
+A phrase that could name several terms ("country": the account's billing country or the
+visitor's country) names the one nearest the metrics' tables over the join graph; when two are
+equally near, or none applies, the planner says so instead of picking.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from skipper.catalog import Catalog
+from skipper.errors import PlannerError, SkipperError
+from skipper.planner.joins import JoinGraph
+from skipper.planner.query import (
+    Breakdown,
+    Comparison,
+    Filter,
+    Order,
+    SegmentRef,
+    SemanticQuery,
+    TimeRange,
+)
+from skipper.planner.reader import Intent, Mention, MetricMention
+from skipper.planner.terms import Terms
+from skipper.planner.vocabulary import Meaning, Vocabulary
+
+
+class Resolver:
+    def __init__(
+        self,
+        catalog: Catalog,
+        terms: Terms,
+        graph: JoinGraph,
+        vocabulary: Vocabulary,
+        today: date,
+    ) -> None:
+        self.catalog = catalog
+        self.terms = terms
+        self.graph = graph
+        self.vocabulary = vocabulary
+        self.today = today
+        self._touched: set[str] = set()  # dimensions filtered by this question (merge, not replace)
+
+    # ---- the query ----------------------------------------------------------------------
+    def build(self, intent: Intent, previous: SemanticQuery | None) -> SemanticQuery:
+        metrics = self._metrics(intent.metrics)
+        listing = (
+            intent.listing and not intent.howmany and not intent.superlative
+            and not intent.breakdowns and intent.order_metric is None
+            and len(intent.metrics) == 1 and intent.metrics[0].weak
+            and bool(intent.metrics[0].dimensions)
+        )
+        base = SemanticQuery.model_construct(
+            metrics=[], breakdowns=[], filters=[], segments=[], time_range=None, compare=None,
+            order=[], limit=None,
+        ) if previous is None else previous.model_copy(deep=True)
+        if previous is None or metrics:
+            if previous is not None and intent.also:
+                metrics = list(dict.fromkeys([*base.metrics, *metrics]))
+            base.metrics = metrics
+        if listing:
+            base.metrics = []
+            intent.breakdowns.insert(0, Mention(intent.metrics[0].item,
+                                                intent.metrics[0].dimensions))
+        tables = self._tables(base.metrics, intent)
+        self._removals(base, intent, tables)
+        self._breakdowns(base, intent, tables, replace=intent.instead and previous is not None)
+        self._filters(base, intent, tables)
+        self._segments(base, intent, tables)
+        self._period(base, intent)
+        self._ranking(base, intent)
+        if not base.metrics and not base.breakdowns:
+            raise PlannerError(
+                "the question names no metric to measure; ask e.g. "
+                f"{self._examples()}",
+                suggestions=self.vocabulary.headline_terms(),
+            )
+        return SemanticQuery.model_validate(base.model_dump(mode="json", exclude_none=True))
+
+    def _examples(self) -> str:
+        names = self.vocabulary.headline_terms(3)
+        return " or ".join(f"'{n}'" for n in names) or "a metric of the catalog"
+
+    def _metrics(self, mentions: list[MetricMention]) -> list[str]:
+        names: list[str] = []
+        for mention in mentions:
+            found: set[str] = set()
+            for meaning in mention.meanings:
+                if meaning.kind == "metric":
+                    found.add(meaning.name)
+                else:
+                    counted = self.vocabulary.entity_metric(meaning.table)
+                    if counted is None:
+                        raise PlannerError(
+                            f"the catalog has no metric that counts {meaning.name}; "
+                            f"try {self._examples()}",
+                            suggestions=self.vocabulary.headline_terms(),
+                        )
+                    found.add(counted)
+            if len(found) > 1:
+                raise PlannerError(
+                    f"'{mention.text}' could be any of the metrics {', '.join(sorted(found))}; "
+                    "name one",
+                    suggestions=sorted(found),
+                )
+            names.extend(found)
+        return list(dict.fromkeys(names))
+
+    def _tables(self, metrics: list[str], intent: Intent) -> list[str]:
+        tables = [self.terms.metric(m).table.name for m in metrics]
+        if not tables and intent.breakdowns:
+            first = intent.breakdowns[0]
+            if first.meanings:
+                candidates = {m.table for m in first.meanings}
+                if len(candidates) == 1:
+                    tables = list(candidates)
+        return list(dict.fromkeys(tables))
+
+    # ---- choosing among meanings --------------------------------------------------------
+    def pick(
+        self, mention: Mention, tables: list[str], *, to_one: bool, what: str
+    ) -> Meaning | list[Meaning]:
+        """The meaning nearest the metrics' tables; several values of one dimension stay a list."""
+        meanings = mention.meanings
+        if not tables:
+            if len({(m.kind, m.name) for m in meanings}) == 1:
+                return _one_or_values(meanings)
+            raise self._ambiguous(mention, meanings)
+        costs: dict[tuple[str, str], int] = {}
+        reasons: list[str] = []
+        for meaning in meanings:
+            key = (meaning.kind, meaning.name)
+            if key in costs:
+                continue
+            try:
+                cost = 0
+                for table in tables:
+                    path = self.graph.path(table, meaning.table)
+                    if to_one and any(edge.to_many for edge in path):
+                        raise PlannerError(f"{meaning.table} is on the 'many' side of {table}")
+                    cost += len(path)
+                costs[key] = cost
+            except SkipperError as error:
+                reasons.append(error.message)
+        if not costs:
+            measures = ", ".join(tables)
+            raise PlannerError(
+                f"'{mention.text}' ({_describe(meanings)}) does not apply to {what} over "
+                f"{measures}: {reasons[0] if reasons else 'no join path'}",
+            )
+        best = min(costs.values())
+        winners = {key for key, cost in costs.items() if cost == best}
+        if len(winners) > 1:
+            raise self._ambiguous(mention, {m for m in meanings if (m.kind, m.name) in winners})
+        kind, name = winners.pop()
+        chosen = {m for m in meanings if (m.kind, m.name) == (kind, name)}
+        return _one_or_values(chosen)
+
+    def _ambiguous(self, mention: Mention, meanings: set[Meaning]) -> PlannerError:
+        options = sorted({_label(m, self.terms) for m in meanings})
+        return PlannerError(
+            f"'{mention.text}' could mean {' or '.join(options)}; say which",
+            code="planner.ambiguous_term",
+            suggestions=options,
+        )
+
+    # ---- parts --------------------------------------------------------------------------
+    def _breakdowns(
+        self, query: SemanticQuery, intent: Intent, tables: list[str], *, replace: bool
+    ) -> None:
+        new: list[Breakdown] = []
+        for mention in intent.breakdowns:
+            if not mention.meanings:
+                new.append(Breakdown(grain=mention.grain))
+                continue
+            chosen = self.pick(mention, tables, to_one=True, what="a breakdown")
+            meaning = chosen[0] if isinstance(chosen, list) else chosen
+            if meaning.kind != "dimension":
+                raise PlannerError(f"cannot break down by '{mention.text}'")
+            grain = mention.grain
+            if grain is None and self.terms.dimension(meaning.name).kind == "time":
+                grain = "day"
+            new.append(Breakdown(dimension=meaning.name, grain=grain))
+        if replace and new:
+            query.breakdowns = []
+        for breakdown in new:
+            if all(b.key != breakdown.key for b in query.breakdowns):
+                query.breakdowns.append(breakdown)
+
+    def _filters(self, query: SemanticQuery, intent: Intent, tables: list[str]) -> None:
+        for mention in intent.filters:
+            chosen = self.pick(mention, tables, to_one=True, what="a filter")
+            meanings = chosen if isinstance(chosen, list) else [chosen]
+            dimension = meanings[0].name
+            if meanings[0].kind == "dimension":
+                if mention.period is None:
+                    continue
+                query.filters = [f for f in query.filters if f.dimension != dimension]
+                query.filters.append(Filter(dimension=dimension, op="during",
+                                            period=mention.period))
+                continue
+            values = [m.value for m in meanings if m.value is not None]
+            self._add_filter(query, dimension, values, mention.negate)
+        for mention in intent.includes:
+            chosen = self.pick(mention, tables, to_one=False, what="a filter")
+            meanings = chosen if isinstance(chosen, list) else [chosen]
+            if meanings[0].kind == "segment":
+                name = meanings[0].name
+                before = len(query.segments)
+                query.segments = [s for s in query.segments if s.segment != name]
+                if len(query.segments) == before:
+                    query.segments.append(SegmentRef(segment=name))
+                continue
+            values = [m.value for m in meanings if m.value is not None]
+            undone = False
+            for item in list(query.filters):
+                if item.dimension == meanings[0].name and item.op in ("not in", "!="):
+                    kept = [v for v in item.values if v not in values]
+                    undone = undone or len(kept) != len(item.values)
+                    query.filters.remove(item)
+                    if kept:
+                        query.filters.append(Filter(dimension=item.dimension, op="not in",
+                                                    values=kept))
+            if not undone:
+                self._add_filter(query, meanings[0].name, values, False)
+
+    def _add_filter(
+        self, query: SemanticQuery, dimension: str, values: list[str | int | float | bool],
+        negate: bool,
+    ) -> None:
+        """Add values to this question's filter on a dimension; replace an earlier turn's."""
+        op = "not in" if negate else "in"
+        if not negate and dimension not in self._touched:
+            query.filters = [f for f in query.filters if f.dimension != dimension
+                             or f.op in ("not in", "!=") and not set(f.values) & set(values)]
+        self._touched.add(dimension)
+        same = [f for f in query.filters if f.dimension == dimension]
+        if not negate:
+            positive = next((f for f in same if f.op == "in"), None)
+            if positive is not None:
+                positive.values = list(dict.fromkeys([*positive.values, *values]))
+                return
+        else:
+            existing = next((f for f in same if f.op == "not in"), None)
+            if existing is not None:
+                existing.values = list(dict.fromkeys([*existing.values, *values]))
+                return
+        query.filters.append(Filter(dimension=dimension, op=op, values=values))
+
+    def _segments(self, query: SemanticQuery, intent: Intent, tables: list[str]) -> None:
+        for mention in intent.segments:
+            chosen = self.pick(mention, tables, to_one=False, what="a segment")
+            meaning = chosen[0] if isinstance(chosen, list) else chosen
+            query.segments = [s for s in query.segments if s.segment != meaning.name]
+            query.segments.append(SegmentRef(segment=meaning.name, exclude=mention.negate))
+
+    def _removals(self, query: SemanticQuery, intent: Intent, tables: list[str]) -> None:
+        for grain in intent.removed_grains:
+            query.breakdowns = [b for b in query.breakdowns if b.grain != grain or b.dimension]
+        for mention in intent.removals:
+            names = {m.name for m in mention.meanings}
+            values = {m.value for m in mention.meanings if m.kind == "value"}
+            before = query.model_dump()
+            query.breakdowns = [b for b in query.breakdowns if b.dimension not in names]
+            query.segments = [s for s in query.segments if s.segment not in names]
+            if len(query.metrics) > 1:
+                query.metrics = [m for m in query.metrics if m not in names]
+            kept = []
+            for item in query.filters:
+                if item.dimension in names and (not values or set(item.values) <= values):
+                    continue
+                if item.dimension in names and values:
+                    item.values = [v for v in item.values if v not in values]
+                kept.append(item)
+            query.filters = kept
+            if query.model_dump() == before:
+                raise PlannerError(
+                    f"there is no '{mention.text}' in the previous question to remove",
+                )
+
+    def _period(self, query: SemanticQuery, intent: Intent) -> None:
+        if intent.time_range is not None:
+            query.time_range = intent.time_range
+        if not intent.compare:
+            return
+        kind = intent.compare_kind
+        target = intent.compare_range
+        if kind == "previous_year":
+            query.compare = Comparison(kind="previous_year")
+        elif target is None or kind == "previous_period":
+            query.compare = Comparison(kind="previous_period")
+        elif target.relative is not None and target.relative.kind == "last_n":
+            if query.time_range is None:
+                query.time_range = target
+            elif _length(query.time_range, self.today) != _length(target, self.today):
+                raise PlannerError(
+                    f"cannot compare {query.time_range.label or 'the period'} with the "
+                    f"{target.label}: they differ in length; compare with 'the previous period'",
+                )
+            query.compare = Comparison(kind="previous_period")
+        else:
+            query.compare = Comparison(kind="range", range=target)
+            if query.time_range is None and target.relative and target.relative.kind == "previous":
+                unit = target.relative.unit
+                query.time_range = TimeRange.model_validate(
+                    {"relative": {"kind": "current", "unit": unit}, "label": f"this {unit}"})
+        if query.time_range is None:
+            raise PlannerError("say which period to compare, e.g. 'in the last 30 days'")
+
+    def _ranking(self, query: SemanticQuery, intent: Intent) -> None:
+        direction = intent.direction or "desc"
+        if intent.order_metric is not None:
+            name = self._metrics([intent.order_metric])[0]
+            query.order = [Order(by=name, direction=direction)]  # type: ignore[arg-type]
+        elif (intent.superlative or intent.limit) and query.metrics and query.breakdowns:
+            query.order = [Order(by=query.metrics[0], direction=direction)]  # type: ignore[arg-type]
+        if intent.limit is not None:
+            query.limit = intent.limit
+        elif (intent.superlative and intent.singular_target and intent.listing
+              and query.breakdowns):
+            query.limit = 1
+
+
+def _one_or_values(meanings: set[Meaning]) -> Meaning | list[Meaning]:
+    if all(m.kind == "value" for m in meanings):
+        return sorted(meanings, key=lambda m: str(m.value))
+    return next(iter(meanings))
+
+
+def _describe(meanings: set[Meaning]) -> str:
+    return ", ".join(sorted(m.describe() for m in meanings))
+
+
+def _label(meaning: Meaning, terms: Terms) -> str:
+    if meaning.kind == "value":
+        return f"{meaning.name} = {meaning.value}"
+    return f"{meaning.kind} {meaning.name} ({meaning.table})"
+
+
+def _length(time_range: TimeRange, today: date) -> int:
+    start, end = time_range.resolve(today)
+    return (end - start).days + 1

@@ -1,0 +1,256 @@
+"""Saying a query and its result in words, with the catalog's labels and formats."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from skipper.catalog import Catalog
+from skipper.errors import SkipperError
+from skipper.planner.compiler import CHANGE_PCT, PREVIOUS
+from skipper.planner.query import Filter, SemanticQuery, TimeRange
+from skipper.planner.terms import Terms
+
+
+def period_words(time_range: TimeRange, today: date) -> str:
+    """"yesterday", "in the last 30 days", "last month", "since 2026-05-01"."""
+    rel = time_range.relative
+    if rel is not None:
+        unit = rel.unit
+        if rel.kind in ("today", "yesterday"):
+            return rel.kind
+        if rel.kind == "last_n":
+            return f"in the last {rel.n} {unit}s" if rel.n > 1 else f"in the past {unit}"
+        if rel.kind == "current":
+            return f"this {unit} to date" if unit != "year" else "year to date"
+        return f"last {unit}" if rel.n == 1 else f"{rel.n} {unit}s ago"
+    start, end = time_range.resolve(today)
+    if time_range.start is None:
+        return f"until {end.isoformat()}"
+    if time_range.end is None:
+        return f"since {start.isoformat()}"
+    if start == end:
+        return f"on {start.isoformat()}"
+    if start == date(start.year, 1, 1) and end == date(start.year, 12, 31):
+        return f"in {start.year}"
+    return f"from {start.isoformat()} to {end.isoformat()}"
+
+
+def _dates(time_range: TimeRange, today: date) -> str:
+    start, end = time_range.resolve(today)
+    return start.isoformat() if start == end else f"{start.isoformat()} to {end.isoformat()}"
+
+
+def describe(query: SemanticQuery, catalog: Catalog, terms: Terms, today: date) -> str:
+    """A short restatement of what will be computed, to show before or with the answer."""
+    labels = [terms.metric(m).label for m in query.metrics]
+    what = " and ".join(labels) if labels else "distinct values"
+    parts = [what]
+    if query.breakdowns:
+        parts.append("by " + ", ".join(_breakdown_label(b.dimension, b.grain, terms)
+                                        for b in query.breakdowns))
+    parts += _qualifiers(query, terms, today)
+    if query.time_range is not None:
+        parts.append(f"{period_words(query.time_range, today)} "
+                     f"({_dates(query.time_range, today)})")
+    if query.compare is not None and query.time_range is not None:
+        current = query.time_range.resolve(today)
+        start, end = query.compare.resolve(current, today)
+        parts.append(f"compared with {start.isoformat()} to {end.isoformat()}")
+    if query.order:
+        order = query.order[0]
+        parts.append(f"{'highest' if order.direction == 'desc' else 'lowest'} "
+                     f"{_column_label(order.by, terms)} first")
+    if query.limit is not None:
+        parts.append(f"first {query.limit} rows")
+    text = ", ".join(p for p in parts if p)
+    return text[0].upper() + text[1:] + "."
+
+
+def summarize(
+    query: SemanticQuery | None,
+    catalog: Catalog,
+    terms: Terms,
+    today: date,
+    columns: list[str],
+    rows: list[list[Any]],
+    row_count: int,
+) -> str:
+    """One sentence about the result: the number asked for, or the top row of a breakdown."""
+    if query is None or not query.metrics:
+        noun = "row" if row_count == 1 else "rows"
+        if len(columns) == 1 and row_count == 1 and rows:
+            return f"The answer is {_plain(rows[0][0])}."
+        return f"{row_count:,} {noun}."
+    metric = terms.metric(query.metrics[0])
+    qualifiers = _qualifiers(query, terms, today)
+    period = period_words(query.time_range, today) if query.time_range else ""
+    if row_count == 0 or not rows:
+        return _sentence(f"No {metric.label.lower()} {' '.join([*qualifiers, period])}".strip())
+    index = {c.lower(): i for i, c in enumerate(columns)}
+    value_at = index.get(metric.name.lower())
+    if value_at is None:
+        return f"{row_count:,} rows."
+    first = rows[0]
+    value = format_value(first[value_at], metric.format)
+    change = _change(first, index, metric.name)
+    if not query.breakdowns:
+        if metric.entity_count:
+            subject = f"{value} {metric.label.lower()}"
+            words = [subject, *qualifiers, period]
+            segment_in = [s for s in query.segments if not s.exclude]
+            if segment_in:
+                words = [subject, *_qualifiers(query, terms, today, segments=False), period,
+                         "are in the " + " and the ".join(
+                             _segment_label(s.segment, terms) for s in segment_in)]
+                words += [f"excluding {_segment_label(s.segment, terms)}"
+                          for s in query.segments if s.exclude]
+            return _sentence(" ".join(w for w in words if w) + change)
+        verb = "were" if metric.label.lower().endswith("s") else "was"
+        words = [metric.label, *qualifiers, period, verb, value]
+        return _sentence(" ".join(w for w in words if w) + change)
+    keys = [b.key for b in query.breakdowns]
+    key_text = ", ".join(_plain(first[index[k.lower()]]) for k in keys if k.lower() in index)
+    if any(b.dimension is None or _is_time(b.dimension, terms) for b in query.breakdowns) and (
+        len(keys) == 1
+    ):
+        last = rows[-1]
+        grain = query.breakdowns[0].grain or "day"
+        last_key = _plain(last[index[keys[0].lower()]])
+        words = [metric.label, f"per {grain}", *qualifiers, period]
+        return _sentence(
+            " ".join(w for w in words if w)
+            + f": {row_count:,} {grain}s, from {value} on {key_text} to "
+            f"{format_value(last[value_at], metric.format)} on {last_key}"
+        )
+    direction = query.order[0].direction if query.order else "desc"
+    ordered_by_metric = not query.order or query.order[0].by.lower() == metric.name.lower()
+    noun = _breakdown_label(query.breakdowns[0].dimension, query.breakdowns[0].grain, terms)
+    if ordered_by_metric:
+        extreme = "highest" if direction == "desc" else "lowest"
+        words = [f"{key_text} has the {extreme} {metric.label.lower()}", *qualifiers, period]
+        tail = f" ({value}{change.replace(',', '', 1) if change else ''})"
+        shown = f", of {row_count:,} {noun} values shown" if row_count > 1 else ""
+        return _sentence(" ".join(w for w in words if w) + tail + shown)
+    return _sentence(f"{row_count:,} rows of {metric.label.lower()} by {noun}")
+
+
+# ---- pieces -------------------------------------------------------------------------------
+
+
+def _qualifiers(
+    query: SemanticQuery, terms: Terms, today: date, *, segments: bool = True
+) -> list[str]:
+    out = [_filter_words(f, terms, today) for f in query.filters]
+    if segments:
+        for ref in query.segments:
+            label = _segment_label(ref.segment, terms)
+            out.append(f"excluding {label}" if ref.exclude else f"in the {label}")
+    return [o for o in out if o]
+
+
+def _filter_words(item: Filter, terms: Terms, today: date) -> str:
+    try:
+        dimension = terms.dimension(item.dimension)
+        label = dimension.label.lower()
+    except SkipperError:
+        label = item.dimension
+    if item.op == "during" and item.period is not None:
+        return f"that {label} {period_words(item.period, today)}"
+    values = " or ".join(str(v) for v in item.values)
+    if item.op in ("in", "="):
+        return f"with {label} {values}"
+    if item.op in ("not in", "!="):
+        return f"excluding {label} {values}"
+    if item.op in ("is null", "is not null"):
+        return f"where {label} {item.op}"
+    return f"with {label} {item.op} {values}"
+
+
+def _segment_label(name: str, terms: Terms) -> str:
+    try:
+        segment, _, _ = terms.segment(name)
+    except SkipperError:
+        return name
+    return segment.label or segment.name.replace("_", " ")
+
+
+def _breakdown_label(dimension: str | None, grain: str | None, terms: Terms) -> str:
+    if dimension is None:
+        return str(grain)
+    try:
+        label = terms.dimension(dimension).label.lower()
+    except SkipperError:
+        label = dimension
+    return f"{label} ({grain})" if grain and grain != "day" else label
+
+
+def _column_label(name: str, terms: Terms) -> str:
+    try:
+        return terms.metric(name).label.lower()
+    except SkipperError:
+        return name.replace("_", " ")
+
+
+def _is_time(dimension: str, terms: Terms) -> bool:
+    try:
+        return terms.dimension(dimension).kind == "time"
+    except SkipperError:
+        return False
+
+
+def _change(row: list[Any], index: dict[str, int], name: str) -> str:
+    pct_at = index.get((name + CHANGE_PCT).lower())
+    previous_at = index.get((name + PREVIOUS).lower())
+    if pct_at is None or previous_at is None:
+        return ""
+    pct = row[pct_at]
+    if pct is None:
+        return ", new since the previous period"
+    pct = float(pct)
+    word = "up" if pct > 0 else "down" if pct < 0 else "unchanged"
+    if word == "unchanged":
+        return ", unchanged from the previous period"
+    return f", {word} {abs(pct):.1f}% on the previous period"
+
+
+def format_value(value: Any, kind: str) -> str:
+    """A number as a person reads it: $1,234.56, 1,234, 12.3%, 1.2 GB."""
+    if value is None:
+        return "no value"
+    if isinstance(value, Decimal):
+        value = float(value)
+    if not isinstance(value, (int, float)):
+        return _plain(value)
+    if kind == "usd":
+        return f"${value:,.2f}"
+    if kind == "percent":
+        return f"{value * 100:.1f}%"
+    if kind == "bytes":
+        size = float(value)
+        for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+            if abs(size) < 1000 or unit == "PB":
+                return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+            size /= 1000
+    if kind == "integer" or float(value).is_integer():
+        return f"{round(value):,}"
+    return f"{value:,.2f}"
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith(".") else text + "."

@@ -1,0 +1,178 @@
+"""Catalog terms made ready for SQL: metrics and dimensions with parsed, qualified expressions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from skipper.catalog import Catalog, Column, Dimension, Metric, Segment, Table
+from skipper.errors import UnknownTermError
+
+_TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
+_NUMBER_PREFIXES = ("INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "DOUBLE", "FLOAT", "REAL",
+                    "DECIMAL", "NUMERIC", "UBIGINT", "UINTEGER", "INTEGER")
+
+
+def qualify(sql: str, table: Table, dialect: str) -> exp.Expression:
+    """Parse a catalog snippet and name ``table`` on each of its bare top-level columns.
+
+    Columns inside a subquery of the snippet belong to that subquery's own FROM and stay as
+    written.
+    """
+    tree = sqlglot.parse_one(sql, read=dialect)
+    for column in list(tree.find_all(exp.Column)):
+        if not column.table and column.find_ancestor(exp.Select) is None:
+            column.set("table", exp.to_identifier(table.name))
+    return tree
+
+
+def is_time_type(type_name: str | None) -> bool:
+    return bool(type_name) and str(type_name).upper().startswith(_TIME_TYPES)
+
+
+def is_date_type(type_name: str | None) -> bool:
+    return bool(type_name) and str(type_name).upper() == "DATE"
+
+
+@dataclass
+class ResolvedMetric:
+    name: str
+    label: str
+    table: Table
+    expr: exp.Expression
+    filters: list[exp.Expression]
+    time_column: Column | None
+    format: str
+    entity_count: bool
+    source: Metric
+
+
+@dataclass
+class ResolvedDimension:
+    name: str
+    label: str
+    table: Table
+    expr: exp.Expression
+    kind: str
+    column: Column | None = None
+    values: list[str | int | bool] = field(default_factory=list)
+
+
+class Terms:
+    """Looks catalog names up and prepares their SQL, once per catalog."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._metrics: dict[str, ResolvedMetric] = {}
+        self._dimensions: dict[str, ResolvedDimension] = {}
+
+    # ---- metrics ------------------------------------------------------------------------
+    def metric(self, name: str) -> ResolvedMetric:
+        key = name.lower()
+        if key not in self._metrics:
+            metric = self.catalog.find_metric(name)
+            if metric is None:
+                known = ", ".join(m.name for m in self.catalog.metrics) or "none"
+                raise UnknownTermError(f"no metric {name!r} in the catalog (metrics: {known})",
+                                       term=name)
+            self._metrics[key] = self._resolve_metric(metric)
+        return self._metrics[key]
+
+    def _resolve_metric(self, metric: Metric) -> ResolvedMetric:
+        table = self.catalog.table(metric.table)
+        dialect = self.catalog.dialect
+        expr = qualify(metric.expr, table, dialect)
+        time_column = table.column(metric.time_column) if metric.time_column else None
+        return ResolvedMetric(
+            name=metric.name,
+            label=metric.label or metric.name.replace("_", " "),
+            table=table,
+            expr=expr,
+            filters=[qualify(f, table, dialect) for f in metric.filters],
+            time_column=time_column,
+            format=metric.format,
+            entity_count=counts_rows(expr, table),
+            source=metric,
+        )
+
+    # ---- dimensions ---------------------------------------------------------------------
+    def dimension(self, name: str) -> ResolvedDimension:
+        key = name.lower()
+        if key not in self._dimensions:
+            self._dimensions[key] = self._resolve_dimension(name)
+        return self._dimensions[key]
+
+    def _resolve_dimension(self, name: str) -> ResolvedDimension:
+        declared = self.catalog.find_dimension(name)
+        if declared is not None:
+            return self._declared(declared)
+        if "." in name:
+            table_name, column_name = name.split(".", 1)
+            table = self.catalog.find_table(table_name)
+            column = table.column(column_name) if table else None
+            if table is not None and column is not None:
+                return ResolvedDimension(
+                    name=name,
+                    label=column.label or column.name.replace("_", " "),
+                    table=table,
+                    expr=exp.column(column.name, table=table.name),
+                    kind=kind_of(column),
+                    column=column,
+                    values=list(column.values or []),
+                )
+        known = ", ".join(d.name for d in self.catalog.dimensions) or "none"
+        raise UnknownTermError(
+            f"no dimension {name!r} in the catalog (dimensions: {known}; or write table.column)",
+            term=name,
+        )
+
+    def _declared(self, dimension: Dimension) -> ResolvedDimension:
+        table = self.catalog.table(dimension.table)
+        expr = qualify(dimension.sql, table, self.catalog.dialect)
+        column = table.column(expr.name) if isinstance(expr, exp.Column) else None
+        return ResolvedDimension(
+            name=dimension.name,
+            label=dimension.label or dimension.name.replace("_", " "),
+            table=table,
+            expr=expr,
+            kind=dimension.kind,
+            column=column,
+            values=list(column.values or []) if column is not None else [],
+        )
+
+    # ---- segments -----------------------------------------------------------------------
+    def segment(self, name: str) -> tuple[Segment, Table, exp.Expression]:
+        segment = self.catalog.find_segment(name)
+        if segment is None:
+            known = ", ".join(s.name for s in self.catalog.segments) or "none"
+            raise UnknownTermError(f"no segment {name!r} in the catalog (segments: {known})",
+                                   term=name)
+        table = self.catalog.table(segment.table)
+        return segment, table, qualify(segment.filter, table, self.catalog.dialect)
+
+
+def kind_of(column: Column) -> str:
+    """A column's dimension kind, from its type."""
+    type_name = (column.type or "").upper()
+    if is_time_type(type_name):
+        return "time"
+    if type_name.startswith("BOOL"):
+        return "boolean"
+    if type_name.startswith(_NUMBER_PREFIXES) and not column.values:
+        return "number"
+    return "category"
+
+
+def counts_rows(expr: exp.Expression, table: Table) -> bool:
+    """Whether a metric counts the rows (entities) of its table: ``count(*)``, ``count(pk)``."""
+    if not isinstance(expr, exp.Count):
+        return False
+    inner = expr.this
+    if isinstance(inner, exp.Distinct):
+        inner = inner.expressions[0] if len(inner.expressions) == 1 else None
+    if inner is None or isinstance(inner, exp.Star):
+        return True
+    keys = {k.lower() for k in table.primary_key}
+    return isinstance(inner, exp.Column) and inner.name.lower() in keys

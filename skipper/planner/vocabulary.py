@@ -1,0 +1,200 @@
+"""The words a catalog knows: every phrase of its metrics, dimensions, values, segments, tables.
+
+Nothing here knows any particular catalog. Declared semantics (metrics, dimensions, segments,
+glossary, column values) outrank what is merely implied by table and column names and synonyms.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from skipper.catalog import Catalog, Column, Table
+from skipper.planner.terms import Terms, kind_of
+from skipper.planner.words import Token, humanise, phrase_key
+
+Kind = Literal["metric", "dimension", "value", "segment", "table"]
+_HIDDEN_TAGS = {"pii", "id", "weight", "secret"}
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """One thing a phrase can stand for."""
+
+    kind: Kind
+    name: str  # metric, dimension, segment or table name
+    table: str
+    value: str | int | bool | None = None
+    declared: bool = True  # from the semantic layer, not just a table or column's synonyms
+
+    def describe(self) -> str:
+        if self.kind == "value":
+            return f"{self.name} {self.value}"
+        return f"{self.kind} {self.name}"
+
+
+class Vocabulary:
+    """Phrase -> meanings, looked up by stemmed words, longest phrase first."""
+
+    def __init__(self, catalog: Catalog, terms: Terms) -> None:
+        self.catalog = catalog
+        self.terms = terms
+        self._phrases: dict[tuple[str, ...], set[Meaning]] = defaultdict(set)
+        self._labels: dict[str, str] = {}  # suggestion text -> kind
+        self._entity_metric: dict[str, str] = {}
+        self._build()
+        self.max_len = max((len(k) for k in self._phrases), default=1)
+        self.words = sorted({w for key in self._phrases for w in key})
+
+    # ---- building -----------------------------------------------------------------------
+    def _add(self, text: str, meaning: Meaning, *, suggest: bool = True) -> None:
+        key = phrase_key(text)
+        if not key:
+            return
+        self._phrases[key].add(meaning)
+        if suggest:
+            self._labels.setdefault(humanise(text), meaning.kind)
+
+    def _build(self) -> None:
+        catalog = self.catalog
+        for metric in catalog.metrics:
+            meaning = Meaning("metric", metric.name, metric.table)
+            for text in [metric.name, metric.label or "", *metric.synonyms]:
+                if text:
+                    self._add(text, meaning)
+            resolved = self.terms.metric(metric.name)
+            if resolved.entity_count and not metric.filters:
+                self._entity_metric.setdefault(metric.table.lower(), metric.name)
+        covered: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for dimension in catalog.dimensions:
+            meaning = Meaning("dimension", dimension.name, dimension.table)
+            for text in [dimension.name, dimension.label or "", *dimension.synonyms]:
+                if text:
+                    self._add(text, meaning)
+            resolved = self.terms.dimension(dimension.name)
+            if resolved.column is not None:
+                covered[(dimension.table.lower(), resolved.column.name.lower())].append(
+                    dimension.name
+                )
+                for text in [resolved.column.label or "", *resolved.column.synonyms]:
+                    if text:
+                        self._add(text, meaning, suggest=False)
+        for segment in catalog.segments:
+            meaning = Meaning("segment", segment.name, segment.table)
+            for text in [segment.name, segment.label or "", *segment.synonyms]:
+                if text:
+                    self._add(text, meaning)
+        for table in catalog.tables:
+            self._add_table(table, covered)
+        for term in catalog.glossary:
+            meanings = [m for ref in term.refers_to for m in self._meanings_of(ref)]
+            for text in [term.term, *term.synonyms]:
+                for meaning in meanings:
+                    self._add(text, meaning)
+
+    def _add_table(self, table: Table, covered: dict[tuple[str, str], list[str]]) -> None:
+        entity = Meaning("table", table.name, table.name, declared=False)
+        for text in [table.name, table.label or "", *table.synonyms]:
+            if text:
+                self._add(text, entity, suggest=False)
+        for column in table.columns:
+            if _HIDDEN_TAGS & {t.lower() for t in column.tags}:
+                continue
+            names = covered.get((table.name.lower(), column.name.lower())) or []
+            if not names:
+                implicit = Meaning("dimension", f"{table.name}.{column.name}", table.name,
+                                   declared=False)
+                if column.values or column.label or column.synonyms:
+                    if "measure" not in {t.lower() for t in column.tags}:
+                        for text in [column.name, column.label or "", *column.synonyms]:
+                            if text:
+                                self._add(text, implicit, suggest=False)
+                names = [implicit.name]
+            self._add_values(table, column, names)
+
+    def _add_values(self, table: Table, column: Column, dimensions: list[str]) -> None:
+        if not column.values or kind_of(column) == "boolean":
+            return
+        for value in column.values:
+            if isinstance(value, bool):
+                continue
+            for name in dimensions:
+                self._add(str(value), Meaning("value", name, table.name, value=value))
+
+    def _meanings_of(self, ref: str) -> list[Meaning]:
+        catalog = self.catalog
+        if (metric := catalog.find_metric(ref)) is not None:
+            return [Meaning("metric", metric.name, metric.table)]
+        if (dimension := catalog.find_dimension(ref)) is not None:
+            return [Meaning("dimension", dimension.name, dimension.table)]
+        if (segment := catalog.find_segment(ref)) is not None:
+            return [Meaning("segment", segment.name, segment.table)]
+        if (table := catalog.find_table(ref)) is not None:
+            return [Meaning("table", table.name, table.name)]
+        return []
+
+    # ---- lookups ------------------------------------------------------------------------
+    def match(self, words: list[Token], i: int) -> tuple[int, set[Meaning]]:
+        """The longest phrase starting at ``words[i]``: (length, meanings), (0, set()) if none.
+
+        A declared phrase (metric, dimension, value, segment, glossary) wins over a longer one
+        only implied by a table's or column's name, so a table labelled "DNS queries per day"
+        does not hide the metric "DNS queries" followed by "per day".
+        """
+        stems = [w.stem for w in words]
+        implicit: tuple[int, set[Meaning]] = (0, set())
+        for length in range(min(self.max_len, len(stems) - i), 0, -1):
+            meanings = self._phrases.get(tuple(stems[i:i + length]))
+            if meanings:
+                declared = {m for m in meanings if m.declared}
+                if declared:
+                    return length, declared
+                if not implicit[0]:
+                    implicit = (length, set(meanings))
+        return implicit
+
+    def knows(self, word: str) -> bool:
+        return (word,) in self._phrases or word in self._word_set
+
+    @property
+    def _word_set(self) -> set[str]:
+        cached: set[str] | None = getattr(self, "_cached_words", None)
+        if cached is None:
+            cached = set(self.words)
+            self._cached_words = cached
+        return cached
+
+    def entity_metric(self, table: str) -> str | None:
+        """The metric that counts a table's rows ("how many domains"), if the catalog has one."""
+        return self._entity_metric.get(table.lower())
+
+    def correct(self, word: str, extra: list[str]) -> str | None:
+        """The one known word within a small edit distance of ``word`` (a typo), or None."""
+        if len(word) < 4 or not word.isalpha():
+            return None
+        limit = 2 if len(word) >= 8 else 1
+        candidates = [*self.words, *extra]
+        found = process.extract(word, candidates, scorer=OSA.distance, score_cutoff=limit,
+                                limit=5)
+        if not found:
+            return None
+        best = min(score for _, score, _ in found)
+        winners = {choice for choice, score, _ in found if score == best}
+        if len(winners) != 1:
+            return None
+        winner = winners.pop()
+        return winner if abs(len(winner) - len(word)) <= limit and winner[0] == word[0] else None
+
+    def suggest(self, word: str, limit: int = 3) -> list[str]:
+        """The catalog terms closest to a word the planner did not understand."""
+        labels = list(self._labels)
+        found = process.extract(word, labels, scorer=fuzz.WRatio, limit=limit, score_cutoff=60)
+        return [choice for choice, _, _ in found]
+
+    def headline_terms(self, limit: int = 6) -> list[str]:
+        """A few metric names to offer when nothing is close."""
+        return [humanise(m.label or m.name).lower() for m in self.catalog.metrics[:limit]]

@@ -1,0 +1,74 @@
+"""Words as the planner compares them: tokens of a question or a catalog phrase, stemmed alike."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TOKEN = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}"  # ISO dates
+    r"|\d{4}/\d{1,2}/\d{1,2}"
+    r"|\d+(?:,\d{3})*(?:\.\d+)?%?"  # numbers
+    r"|[a-z0-9]+(?:'[a-z]+)?"  # words, with digits (p1, r2) and apostrophes
+    r"|[,;]"  # separators that can end a list
+)
+_ARTICLES = frozenset({"the", "a", "an"})
+_KEEP = frozenset({"is", "was", "has", "this", "its", "us", "as", "yes", "plus", "bus", "gas", "vs",
+                   "news", "series", "species", "less", "ytd", "mtd", "qtd", "dns", "sms", "os",
+                   "ss", "gps", "https", "http", "aws", "ios", "always", "towards", "status",
+                   "analysis", "basis", "axis", "previous", "various", "across", "bonus",
+                   "campus", "virus", "census", "focus", "canvas", "christmas", "thus", "was"})
+
+
+@dataclass(frozen=True)
+class Token:
+    """One word of a question: as written (lower-cased) and stemmed."""
+
+    text: str
+    stem: str
+
+    @property
+    def plural(self) -> bool:
+        return self.stem != self.text and self.text.endswith("s")
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: plurals only, so 'countries' ~ 'country', 'statuses' ~ 'status'."""
+    if len(word) <= 3 or word in _KEEP or not word.isalpha():
+        return word
+    if word.endswith("'s"):
+        word = word[:-2]
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes", "uses")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def tokens(text: str) -> list[Token]:
+    """Lower-case, split into words (underscores and hyphens split too), drop articles, stem."""
+    lowered = text.lower().replace("\u2019", "'").replace("_", " ")
+    lowered = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", lowered)
+    out = []
+    for match in _TOKEN.finditer(lowered):
+        word = match.group(0)
+        if word.endswith("'s"):
+            word = word[:-2]
+        elif "'" in word:
+            word = word.replace("'", "")
+        if word in _ARTICLES:
+            continue
+        out.append(Token(word, stem(word)))
+    return out
+
+
+def phrase_key(text: str) -> tuple[str, ...]:
+    """The stems of a catalog phrase, the key it is looked up by."""
+    return tuple(t.stem for t in tokens(text) if t.stem not in {",", ";"})
+
+
+def humanise(name: str) -> str:
+    """``r2_storage_cost`` -> ``r2 storage cost``."""
+    return name.replace("_", " ").strip()
