@@ -68,6 +68,8 @@ class Case(_Expectation):
 
     ``ordered`` defaults to "the gold's outermost query has ORDER BY" (False for expected_rows);
     ``tolerance`` defaults to the file's. ``db`` picks one of the file's ``databases``.
+    ``evidence`` is outside knowledge given with the question (BIRD's hints): planners get it
+    after the question. ``notes`` are for people reading the case and its report.
     """
 
     id: str
@@ -76,6 +78,7 @@ class Case(_Expectation):
     user: str | None = None
     semantics: Semantics | None = None
     db: str | None = None
+    evidence: str | None = None
     notes: str | None = None
 
     @field_validator("id")
@@ -102,6 +105,7 @@ class CasesFile(_Strict):
     """A cases file. ``catalog``/``database``/``as_of`` describe the default target; files that
     span several databases (imported benchmarks) name them under ``databases`` instead."""
 
+    description: str | None = None
     catalog: str | None = None
     database: str | None = None
     as_of: dt.date | None = None
@@ -110,7 +114,6 @@ class CasesFile(_Strict):
     tolerance: float = Field(default=DEFAULT_TOLERANCE, ge=0)
     semantics: Semantics = "spider"
     timeout_s: float = Field(default=30.0, gt=0)
-    description: str | None = None
     cases: list[Case] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -325,4 +328,10 @@ _Dumper.add_representer(str, _represent_text)
 def dump_cases(spec: CasesFile) -> str:
     """A cases file as YAML, fields in declaration order and defaults left out."""
     data = spec.model_dump(mode="python", exclude_defaults=True)
+    first = ("id", "question", "expect", "tags", "db", "evidence", "gold_sql", "expected_rows")
+    data["cases"] = [
+        {**{key: case[key] for key in first if key in case},
+         **{key: value for key, value in case.items() if key not in first}}
+        for case in data["cases"]
+    ]
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)

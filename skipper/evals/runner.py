@@ -161,8 +161,11 @@ class _TargetRun:
         except SkipperError as error:
             return _unrunnable(self.suite, case, error)
         items: list[Case | Turn] = [case, *case.turns]
-        for item in items:
-            response = conversation.ask(item.question, user=case.user)
+        for number, item in enumerate(items):
+            question = item.question
+            if number == 0 and case.evidence:
+                question = f"{question}\nHint: {case.evidence}"
+            response = conversation.ask(question, user=case.user)
             turns.append(self.score(case, item, response, semantics))
         return CaseResult(id=case.id, db=self.target.name, tags=case.tags, user=case.user,
                           turns=turns, line=self.suite.lines.get(case.id))

@@ -170,18 +170,25 @@ class _PredictedConversation:
 
 class Planner:
     """A Skipper planner (``catalog``, ``llm``, ``auto``) answering through ``Skipper.ask``;
-    follow-ups go through one ``Skipper.session()`` per case."""
+    follow-ups go through one ``Skipper.session()`` per case.
+
+    Where ``Skipper.ask`` is not available, the catalog planner is driven directly
+    (``CatalogPlanner.plan`` then ``Skipper.sql``), follow-ups refining the previous turn's
+    semantic query.
+    """
 
     def __init__(self, planner: str | None = None) -> None:
         self.planner = planner
         self.name = f"planner:{planner or 'default'}"
 
     def conversation(self, skipper: Any, case_id: str) -> Conversation:
-        if not hasattr(skipper, "ask"):
-            raise EvalError(
-                "this Skipper has no ask(): planners are not available yet; score a "
-                "predictions file instead (--predictions FILE)", code="eval.no_planner")
-        return _PlannerConversation(self, skipper)
+        if hasattr(skipper, "ask"):
+            return _PlannerConversation(self, skipper)
+        if self.planner not in (None, "catalog", "auto"):
+            raise EvalError(f"the {self.planner} planner needs Skipper.ask, which this version "
+                            "does not have; score a predictions file instead (--predictions)",
+                            code="eval.no_planner")
+        return _CatalogPlannerConversation(skipper)
 
 
 class _PlannerConversation:
@@ -198,3 +205,28 @@ class _PlannerConversation:
             self.session = self.skipper.session() if hasattr(self.skipper, "session") else None
         target = self.session if self.session is not None else self.skipper
         return _respond(lambda: target.ask(question, **options))
+
+
+class _CatalogPlannerConversation:
+    def __init__(self, skipper: Any) -> None:
+        from skipper.planner import CatalogPlanner
+
+        self.skipper = skipper
+        self.planner = CatalogPlanner(skipper.catalog, skipper.clock)
+        self.previous: Any = None
+
+    def ask(self, question: str, *, user: str | None) -> Response:
+        started = time.perf_counter()
+        try:
+            plan = self.planner.plan(question, previous=self.previous)
+        except SkipperError as error:
+            return Response("error", error={"code": error.code, "message": error.message},
+                            latency_ms=_since(started))
+        if plan.status != "ok" or not plan.sql:
+            return Response("cannot_answer", message=plan.message, latency_ms=_since(started))
+        self.previous = plan.semantic_query or self.previous
+        sql = plan.sql
+        response = _respond(lambda: self.skipper.sql(sql, user=user, question=question,
+                                                     planner="catalog"), sql_of=sql)
+        response.latency_ms = _since(started)
+        return response
