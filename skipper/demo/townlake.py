@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -104,6 +105,11 @@ def _usd(cents: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.decimal128(12, 2), len(cents), [None, pa.py_buffer(words)])
 
 
+def _hidden() -> Any:
+    """A field the world's builders fill in after construction."""
+    return field(init=False, repr=False)
+
+
 @dataclass
 class World:
     """The hidden truth behind the tables: who the accounts are and how their domains behave."""
@@ -112,25 +118,25 @@ class World:
     scale: int
     seed: int
     # accounts (index i is account_id i + 1)
-    plan: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    created: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    accounts: pa.Table = field(repr=False, default_factory=lambda: pa.table({}))
+    plan: np.ndarray = _hidden()
+    created: np.ndarray = _hidden()
+    accounts: pa.Table = _hidden()
     # domains (index j is domain_id j + 1)
-    owner: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    live_from: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    live_until: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    base: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    object_bytes: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    cache_ratio: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    threat_rate: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    growth: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    weekend: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    on_dns: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    domains: pa.Table = field(repr=False, default_factory=lambda: pa.table({}))
+    owner: np.ndarray = _hidden()
+    live_from: np.ndarray = _hidden()
+    live_until: np.ndarray = _hidden()
+    base: np.ndarray = _hidden()
+    object_bytes: np.ndarray = _hidden()
+    cache_ratio: np.ndarray = _hidden()
+    threat_rate: np.ndarray = _hidden()
+    growth: np.ndarray = _hidden()
+    weekend: np.ndarray = _hidden()
+    on_dns: np.ndarray = _hidden()
+    domains: pa.Table = _hidden()
     # (domain, client country) pairs that can carry traffic, and each pair's share
-    pair_domain: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    pair_country: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    pair_share: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    pair_domain: np.ndarray = _hidden()
+    pair_country: np.ndarray = _hidden()
+    pair_share: np.ndarray = _hidden()
 
     @property
     def first_day(self) -> np.datetime64:
