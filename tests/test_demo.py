@@ -15,7 +15,7 @@ import pytest
 
 from skipper.catalog import Catalog
 from skipper.catalog.introspect import init_catalog, introspect_duckdb
-from skipper.demo import DemoInfo, build_demo, bundled_catalog_path, townlake
+from skipper.demo import DemoInfo, build_demo, bundled_catalog_path, demo_as_of, townlake
 from skipper.errors import DemoError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +65,15 @@ def test_scale_one_builds_quickly(demo: DemoInfo) -> None:
     print(f"\nTown Lake scale 1 built in {demo.seconds:.1f} s: {demo.rows}")
     assert demo.seconds < 60  # the target is 15 s on 2 cores; CI machines vary
     assert (demo.as_of, demo.scale, demo.seed) == (AS_OF, 1, 7)
+
+
+def test_a_built_lake_tells_its_as_of_day(demo: DemoInfo, tmp_path: Path) -> None:
+    assert demo_as_of(demo.path) == AS_OF
+    assert demo_as_of(tmp_path / "missing.duckdb") is None
+    (tmp_path / "text.duckdb").write_text("not a database")
+    assert demo_as_of(tmp_path / "text.duckdb") is None
+    duckdb.connect(str(tmp_path / "other.duckdb")).close()
+    assert demo_as_of(tmp_path / "other.duckdb") is None
 
 
 def test_row_counts_are_about_the_advertised_size(demo: DemoInfo) -> None:

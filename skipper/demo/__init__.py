@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skipper.demo.build import DemoInfo, Progress, build_demo
+from skipper.demo.build import DemoInfo, Progress, build_demo, demo_as_of
 from skipper.errors import DemoError
 
-__all__ = ["DemoInfo", "Progress", "build_demo", "bundled_catalog_path"]
+__all__ = ["DemoInfo", "Progress", "build_demo", "bundled_catalog_path", "demo_as_of"]
 
 
 def bundled_catalog_path() -> Path:

@@ -136,6 +136,22 @@ def build_demo(
     return DemoInfo(target, as_of, scale, seed, rows, time.perf_counter() - started)
 
 
+def demo_as_of(path: str | Path) -> date | None:
+    """The as-of day a Town Lake file was built for (its last day of traffic), or None when the
+    file is missing or is not a Town Lake demo."""
+    target = Path(path)
+    if not target.is_file():
+        return None
+    try:
+        with duckdb.connect(str(target), read_only=True,
+                            config={"enable_external_access": False}) as con:
+            row = con.execute("SELECT max(day) FROM http_requests_sampled").fetchone()
+    except duckdb.Error:
+        return None
+    day = row[0] if row else None
+    return day if isinstance(day, date) else None
+
+
 def _quiet(what: str, done: int, total: int) -> None:
     return None
 
