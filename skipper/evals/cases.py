@@ -273,8 +273,9 @@ def _case_error(error: ValidationError, data: dict[str, Any], lines: dict[_Key, 
         message = f"unknown field {loc[-1]!r}"
     elif first["type"] == "missing":
         message = f"missing required field {loc[-1]!r}"
-    field = ".".join(str(part) for part in loc[2:] if not isinstance(part, int))
-    if field and first["type"] not in ("extra_forbidden", "missing"):
+    inner = loc[2:-1] if first["type"] in ("extra_forbidden", "missing") else loc[2:]
+    field = _dotted(inner)
+    if field:
         message = f"{field}: {message}"
     count = error.error_count()
     if count > 1:
@@ -288,6 +289,13 @@ def _case_error(error: ValidationError, data: dict[str, Any], lines: dict[_Key, 
     elif loc and first["type"] != "extra_forbidden":
         message = f"{'.'.join(str(p) for p in loc)}: {message}"
     return EvalCaseError(message, file=file, line=_line(lines, loc), case=case)
+
+
+def _dotted(path: _Key) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def _resolve_targets(spec: CasesFile, path: Path) -> dict[str, ResolvedTarget]:
