@@ -80,7 +80,8 @@ class _Compilation:
         self.today = today
         current = query.time_range.resolve(today) if query.time_range else None
         previous = (
-            query.compare.resolve(current, today) if query.compare and current else None
+            query.compare.resolve(query.time_range, today)
+            if query.compare and query.time_range else None
         )
         self.periods = _Periods(current, previous)
         self.metrics = [self.terms.metric(name) for name in dict.fromkeys(query.metrics)]

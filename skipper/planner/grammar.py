@@ -39,14 +39,16 @@ _key("most", "most", "highest", "largest", "biggest", "greatest", "maximum", "to
      "busiest", "best", "leading", "descending", "desc", "high to low")
 _key("least", "least", "fewest", "lowest", "smallest", "minimum", "bottom", "lightest", "quietest",
      "worst", "ascending", "asc", "low to high")
-_key("howmany", "how many", "number of", "count of", "count", "total number of", "num of",
-     "how much", "amount of", "total amount of")
+_key("howmany", "how many", "number of", "count of", "count", "total number of", "num of")
 _key("compare", "compared to", "compared with", "compare to", "compare with", "compare",
      "comparing", "versus", "vs", "against", "relative to", "change", "changed", "difference",
      "delta", "growth", "grown", "grew", "increase", "decrease", "change from", "change since",
      "change over", "change in", "trend against", "as opposed to")
 _key("previous_period", "previous period", "prior period", "period before", "preceding period",
-     "period prior", "last period", "previous one", "one before", "before that")
+     "period prior", "last period", "previous one", "one before", "before that",
+     "day before", "week before", "month before", "quarter before", "year before",
+     "previous day", "prior day", "prior week", "prior month", "prior quarter", "prior year",
+     "week prior", "month prior", "quarter prior", "year prior")
 _key("previous_year", "same period last year", "year over year", "yoy", "year on year",
      "previous year same period", "a year earlier", "a year ago", "same time last year")
 _key("instead", "instead", "instead of", "rather", "rather than", "switch to", "change to")
@@ -89,13 +91,13 @@ a an the of for in on at to from into onto with within over under during up out 
 is are was were be been being am do does did done doing have has had having will would shall
 should can could may might must
 show shows showing shown me give gives giving tell display get gets getting find see let lets
-us please kindly want need like know look looking see seeing interested wondering curious
+please kindly want need like know look looking see seeing interested wondering curious
 what whats when where why who whom whose that those these this there here their them they it its
 itself we our ours you your yours i my mine he she his her him
 all any some both either each every total totals overall whole entire full complete
 value values figure figures data result results number numbers amount stats statistics
 metric metrics measure info information details report breakdown summary overview view
-much many so than then also too very really actually currently right now just again ever
+much many so than how then also too very really actually currently right now just again ever
 got make makes made happen happened happening occur occurred see seen
 thanks thank ok okay hey hi hello yes
 did does there's it's what's how's that's

@@ -85,7 +85,8 @@ class Comparison(_Model):
     """What to compare the main period with.
 
     ``previous_period``: the period of the same length just before it ("versus the previous
-    30 days"); ``previous_year``: the same dates a year earlier; ``range``: an explicit period
+    30 days"); for a calendar period ("last month", "this quarter" to date) the same span of
+    the unit before; ``previous_year``: the same dates a year earlier; ``range``: an explicit period
     ("compared to last month").
     """
 
@@ -98,15 +99,33 @@ class Comparison(_Model):
             raise ValueError("kind 'range' needs a range, and only it takes one")
         return self
 
-    def resolve(self, current: tuple[date, date], today: date) -> tuple[date, date]:
-        start, end = current
-        if self.kind == "previous_period":
-            days = (end - start).days + 1
-            return start - timedelta(days=days), start - timedelta(days=1)
+    def resolve(self, current: TimeRange, today: date) -> tuple[date, date]:
+        """The dates to compare ``current`` (the query's time range) with."""
+        start, end = current.resolve(today)
         if self.kind == "previous_year":
             return shift_months(start, -12), shift_months(end, -12)
-        assert self.range is not None
-        return self.range.resolve(today)
+        if self.kind == "range":
+            assert self.range is not None
+            return self.range.resolve(today)
+        unit = _calendar_unit(current, start, end)
+        if unit is not None:  # last month -> the month before; this month to date -> same days
+            before = period_start(start - timedelta(days=1), unit)
+            return before, min(before + (end - start), period_end(before, unit))
+        days = (end - start).days + 1
+        return start - timedelta(days=days), start - timedelta(days=1)
+
+
+def _calendar_unit(current: TimeRange, start: date, end: date) -> Grain | None:
+    """The calendar unit a range is (or runs to date within): this/last month, "in 2026"."""
+    rel = current.relative
+    if rel is not None:
+        if rel.kind in ("current", "previous") and rel.unit != "day":
+            return rel.unit
+        return None
+    for unit in ("year", "quarter", "month"):
+        if period_start(start, unit) == start and period_end(start, unit) == end:
+            return unit  # type: ignore[return-value]
+    return None
 
 
 FilterOp = Literal["=", "!=", "in", "not in", "<", "<=", ">", ">=", "during", "is null", "is not null"]

@@ -183,6 +183,16 @@ class Reader:
         dims = {d for d in dims if d.name.lower() not in value_dims}  # "P1" is a value, not priority
         mode = self.mode
         intent = self.intent
+        before = self.items[index - 1] if index > 0 else None
+        after_modifier = (
+            before is not None and before.kind == "term"
+            and any(m.kind in ("value", "segment") for m in before.meanings)
+        )
+        if (
+            mode in ("not", "remove", "include") and after_modifier and metrics
+            and not values and not segments and all(self.is_entity(m) for m in metrics)
+        ):
+            return  # "excluding free accounts": 'accounts' names what 'free' filters
         if mode in ("not", "remove"):
             target = values or segments or dims or metrics
             mention = Mention(item, target, negate=True)
@@ -204,6 +214,13 @@ class Reader:
                 self.mode = None
                 intent.singular_target = not item.plural
             return
+        if mode in ("by", "sort") and (values or segments) and not dims:
+            self.mode = None  # "spend by enterprise customers": by whom, not a breakdown
+            if values:
+                intent.filters.append(Mention(item, values))
+            else:
+                intent.segments.append(Mention(item, segments))
+            return
         if mode in ("by", "sort") and metrics and not values and not segments:
             ranking = mode == "sort" or intent.limit is not None or intent.superlative
             mention = self._metric(index, item, metrics, dims)
@@ -220,6 +237,11 @@ class Reader:
             )
             return
         if values:
+            value_names = {m.name.lower() for m in values}
+            last = intent.breakdowns[-1] if intent.breakdowns else None
+            if (last is not None and last.item is before
+                    and {m.name.lower() for m in last.meanings} & value_names):
+                intent.breakdowns.pop()  # "with plan enterprise": 'plan' names the filter
             intent.filters.append(Mention(item, values))
         elif segments:
             intent.segments.append(Mention(item, segments))
@@ -240,6 +262,10 @@ class Reader:
                 intent.filters.append(pending)
                 self.bound.add(index + 1)
         elif dims:
+            if before is not None and before.kind == "term" and {
+                m.name.lower() for m in before.meanings if m.kind == "value"
+            } & {d.name.lower() for d in dims}:
+                return  # "on the enterprise plan": 'plan' names the filter
             intent.breakdowns.append(Mention(item, dims))
             intent.singular_target = intent.singular_target or not item.plural
         if mode == "top":
@@ -282,6 +308,14 @@ class Reader:
         filters; in "tickets and domains" both are asked for.
         """
         intent = self.intent
+        if (intent.superlative or intent.limit) and not intent.breakdowns and any(
+            not m.weak for m in intent.metrics
+        ):  # "which customer spent the most": rank customers
+            ranked = next((m for m in intent.metrics if m.weak and m.dimensions), None)
+            if ranked is not None:
+                intent.metrics.remove(ranked)
+                intent.breakdowns.append(Mention(ranked.item, ranked.dimensions))
+                intent.singular_target = not ranked.item.plural
         strong = [m for m in intent.metrics if not m.weak]
         weak = [m for m in intent.metrics if m.weak]
         head = next((m for m in weak if m.head), None)

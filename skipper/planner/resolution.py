@@ -59,6 +59,8 @@ class Resolver:
             if previous is not None and intent.also:
                 metrics = list(dict.fromkeys([*base.metrics, *metrics]))
             base.metrics = metrics
+        if not base.metrics and not listing and not (intent.listing and intent.breakdowns):
+            base.metrics = self._implied_count(intent)
         if listing:
             base.metrics = []
             intent.breakdowns.insert(0, Mention(intent.metrics[0].item,
@@ -77,6 +79,17 @@ class Resolver:
                 suggestions=self.vocabulary.headline_terms(),
             )
         return SemanticQuery.model_validate(base.model_dump(mode="json", exclude_none=True))
+
+    def _implied_count(self, intent: Intent) -> list[str]:
+        """"paying accounts by region", "tickets closed last week": count what is filtered."""
+        tables = []
+        for mention in [*intent.segments, *intent.filters]:
+            tables += sorted({m.table for m in mention.meanings})
+        for table in tables:
+            counted = self.vocabulary.entity_metric(table)
+            if counted is not None:
+                return [counted]
+        return []
 
     def _examples(self) -> str:
         names = self.vocabulary.headline_terms(3)
@@ -222,7 +235,8 @@ class Resolver:
                     if kept:
                         query.filters.append(Filter(dimension=item.dimension, op="not in",
                                                     values=kept))
-            if not undone:
+            if not undone:  # "include pending domains too": widen the filter
+                self._touched.add(meanings[0].name)
                 self._add_filter(query, meanings[0].name, values, False)
 
     def _add_filter(
@@ -298,6 +312,10 @@ class Resolver:
                     f"cannot compare {query.time_range.label or 'the period'} with the "
                     f"{target.label}: they differ in length; compare with 'the previous period'",
                 )
+            query.compare = Comparison(kind="previous_period")
+        elif query.time_range is not None and (
+            query.time_range.resolve(self.today) == target.resolve(self.today)
+        ):  # "last month compared to the previous month": the month before that
             query.compare = Comparison(kind="previous_period")
         else:
             query.compare = Comparison(kind="range", range=target)

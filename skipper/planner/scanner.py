@@ -20,6 +20,7 @@ _RANK_WORDS = {"top": "desc", "first": "desc", "highest": "desc", "largest": "de
                "biggest": "desc", "best": "desc", "busiest": "desc", "heaviest": "desc",
                "bottom": "asc", "lowest": "asc", "smallest": "asc", "least": "asc",
                "fewest": "asc", "worst": "asc", "quietest": "asc"}
+_ASKING = {"show", "give", "tell", "let", "help", "get", "send", "for"}
 _KEYWORD_LEN = max(len(k) for k in KEYWORDS)
 
 
@@ -114,6 +115,8 @@ def _read(words: list[Token], i: int, vocabulary: Vocabulary, today: date) -> It
     if not candidates:
         if texts[i] in STOP_WORDS or stems[i] in STOP_WORDS:
             return Item("stop", texts[i], i)
+        if texts[i] == "us" and i > 0 and texts[i - 1] in _ASKING:  # "show us", not "the US"
+            return Item("stop", texts[i], i)
         return None
     candidates.sort(key=lambda c: (-c[0], -c[1]))
     return candidates[0][2]
@@ -128,6 +131,8 @@ def _rank(texts: list[str], i: int) -> tuple[int, Item] | None:
         return 2, Item("rank", f"{word} {nxt}", i, n=n, direction=_RANK_WORDS[word])
     if number(word) is not None and nxt in _RANK_WORDS and nxt not in ("top", "first", "last"):
         return 2, Item("rank", f"{word} {nxt}", i, n=number(word), direction=_RANK_WORDS[nxt])
+    if word in ("which", "what") and number(nxt) is not None:  # "which 5 websites ... most"
+        return 2, Item("rank", f"{word} {nxt}", i, n=number(nxt), direction=None)
     if word in ("limit", "limited") and number(nxt) is not None:
         return 2, Item("rank", f"{word} {nxt}", i, n=number(nxt), direction=None)
     return None

@@ -44,19 +44,18 @@ def _dates(time_range: TimeRange, today: date) -> str:
 
 def describe(query: SemanticQuery, catalog: Catalog, terms: Terms, today: date) -> str:
     """A short restatement of what will be computed, to show before or with the answer."""
-    labels = [terms.metric(m).label for m in query.metrics]
+    labels = [lower(terms.metric(m).label) for m in query.metrics]
     what = " and ".join(labels) if labels else "distinct values"
     parts = [what]
     if query.breakdowns:
         parts.append("by " + ", ".join(_breakdown_label(b.dimension, b.grain, terms)
                                         for b in query.breakdowns))
-    parts += _qualifiers(query, terms, today)
+    parts.append(_join(_qualifiers(query, terms, today)))
     if query.time_range is not None:
         parts.append(f"{period_words(query.time_range, today)} "
                      f"({_dates(query.time_range, today)})")
     if query.compare is not None and query.time_range is not None:
-        current = query.time_range.resolve(today)
-        start, end = query.compare.resolve(current, today)
+        start, end = query.compare.resolve(query.time_range, today)
         parts.append(f"compared with {start.isoformat()} to {end.isoformat()}")
     if query.order:
         order = query.order[0]
@@ -79,15 +78,20 @@ def summarize(
 ) -> str:
     """One sentence about the result: the number asked for, or the top row of a breakdown."""
     if query is None or not query.metrics:
+        if query is not None and query.breakdowns and row_count:
+            noun = _plural(_breakdown_label(query.breakdowns[0].dimension, None, terms))
+            qualifiers = _join(_qualifiers(query, terms, today))
+            return _sentence(f"{row_count:,} {noun} {qualifiers}")
         noun = "row" if row_count == 1 else "rows"
         if len(columns) == 1 and row_count == 1 and rows:
             return f"The answer is {_plain(rows[0][0])}."
         return f"{row_count:,} {noun}."
     metric = terms.metric(query.metrics[0])
-    qualifiers = _qualifiers(query, terms, today)
+    label = lower(metric.label)
+    qualifiers = [_join(_qualifiers(query, terms, today))]
     period = period_words(query.time_range, today) if query.time_range else ""
     if row_count == 0 or not rows:
-        return _sentence(f"No {metric.label.lower()} {' '.join([*qualifiers, period])}".strip())
+        return _sentence(f"No {label} {' '.join([*qualifiers, period])}".strip())
     index = {c.lower(): i for i, c in enumerate(columns)}
     value_at = index.get(metric.name.lower())
     if value_at is None:
@@ -97,11 +101,11 @@ def summarize(
     change = _change(first, index, metric.name)
     if not query.breakdowns:
         if metric.entity_count:
-            subject = f"{value} {metric.label.lower()}"
+            subject = f"{value} {label}"
             words = [subject, *qualifiers, period]
             segment_in = [s for s in query.segments if not s.exclude]
             if segment_in:
-                words = [subject, *_qualifiers(query, terms, today, segments=False), period,
+                words = [subject, _join(_qualifiers(query, terms, today, segments=False)), period,
                          "are in the " + " and the ".join(
                              _segment_label(s.segment, terms) for s in segment_in)]
                 words += [f"excluding {_segment_label(s.segment, terms)}"
@@ -119,21 +123,27 @@ def summarize(
         grain = query.breakdowns[0].grain or "day"
         last_key = _plain(last[index[keys[0].lower()]])
         words = [metric.label, f"per {grain}", *qualifiers, period]
+        count = f"{row_count:,} {grain}{'s' if row_count != 1 else ''}"
+        if row_count == 1:
+            return _sentence(" ".join(w for w in words if w) + f": {value} on {key_text} only")
         return _sentence(
             " ".join(w for w in words if w)
-            + f": {row_count:,} {grain}s, from {value} on {key_text} to "
+            + f": {count}, from {value} on {key_text} to "
             f"{format_value(last[value_at], metric.format)} on {last_key}"
         )
     direction = query.order[0].direction if query.order else "desc"
     ordered_by_metric = not query.order or query.order[0].by.lower() == metric.name.lower()
     noun = _breakdown_label(query.breakdowns[0].dimension, query.breakdowns[0].grain, terms)
     if ordered_by_metric:
-        extreme = "highest" if direction == "desc" else "lowest"
-        words = [f"{key_text} has the {extreme} {metric.label.lower()}", *qualifiers, period]
-        tail = f" ({value}{change.replace(',', '', 1) if change else ''})"
-        shown = f", of {row_count:,} {noun} values shown" if row_count > 1 else ""
-        return _sentence(" ".join(w for w in words if w) + tail + shown)
-    return _sentence(f"{row_count:,} rows of {metric.label.lower()} by {noun}")
+        if metric.entity_count:
+            extreme = "most" if direction == "desc" else "fewest"
+        else:
+            extreme = "highest" if direction == "desc" else "lowest"
+        words = [f"{key_text} has the {extreme} {label}", *qualifiers, period]
+        tail = f" ({value}{change})"
+        shown = f", of {row_count:,} {_plural(noun)} shown" if row_count > 1 else ""
+        return _sentence(" ".join(w for w in words if w) + tail + shown, capitalise=False)
+    return _sentence(f"{row_count:,} rows of {label} by {noun}")
 
 
 # ---- pieces -------------------------------------------------------------------------------
@@ -145,7 +155,7 @@ def _qualifiers(
     out = [_filter_words(f, terms, today) for f in query.filters]
     if segments:
         for ref in query.segments:
-            label = _segment_label(ref.segment, terms)
+            label = lower(_segment_label(ref.segment, terms))
             out.append(f"excluding {label}" if ref.exclude else f"in the {label}")
     return [o for o in out if o]
 
@@ -153,7 +163,7 @@ def _qualifiers(
 def _filter_words(item: Filter, terms: Terms, today: date) -> str:
     try:
         dimension = terms.dimension(item.dimension)
-        label = dimension.label.lower()
+        label = lower(dimension.label)
     except SkipperError:
         label = item.dimension
     if item.op == "during" and item.period is not None:
@@ -168,6 +178,10 @@ def _filter_words(item: Filter, terms: Terms, today: date) -> str:
     return f"with {label} {item.op} {values}"
 
 
+def _plural(noun: str) -> str:
+    return noun if noun.endswith("s") else noun + "s"
+
+
 def _segment_label(name: str, terms: Terms) -> str:
     try:
         segment, _, _ = terms.segment(name)
@@ -180,7 +194,7 @@ def _breakdown_label(dimension: str | None, grain: str | None, terms: Terms) -> 
     if dimension is None:
         return str(grain)
     try:
-        label = terms.dimension(dimension).label.lower()
+        label = lower(terms.dimension(dimension).label)
     except SkipperError:
         label = dimension
     return f"{label} ({grain})" if grain and grain != "day" else label
@@ -188,7 +202,7 @@ def _breakdown_label(dimension: str | None, grain: str | None, terms: Terms) -> 
 
 def _column_label(name: str, terms: Terms) -> str:
     try:
-        return terms.metric(name).label.lower()
+        return lower(terms.metric(name).label)
     except SkipperError:
         return name.replace("_", " ")
 
@@ -207,7 +221,7 @@ def _change(row: list[Any], index: dict[str, int], name: str) -> str:
         return ""
     pct = row[pct_at]
     if pct is None:
-        return ", new since the previous period"
+        return ", none in the previous period"
     pct = float(pct)
     word = "up" if pct > 0 else "down" if pct < 0 else "unchanged"
     if word == "unchanged":
@@ -248,9 +262,29 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _sentence(text: str) -> str:
+def lower(label: str) -> str:
+    """Lower-case a label's first word unless it is an acronym: 'Spend (USD)' -> 'spend (USD)'."""
+    first, _, rest = label.partition(" ")
+    if len(first) > 1 and first[0].isupper() and first[1:].isalpha() and first[1:].islower():
+        first = first.lower()
+    return f"{first} {rest}".strip()
+
+
+def _join(parts: list[str]) -> str:
+    """Merge "with a x", "with b y" into "with a x and b y"."""
+    out: list[str] = []
+    for part in parts:
+        if out and part.startswith("with ") and out[-1].startswith("with "):
+            out[-1] += " and " + part[5:]
+        else:
+            out.append(part)
+    return " ".join(out)
+
+
+def _sentence(text: str, *, capitalise: bool = True) -> str:
     text = " ".join(text.split())
     if not text:
         return text
-    text = text[0].upper() + text[1:]
+    if capitalise:
+        text = text[0].upper() + text[1:]
     return text if text.endswith(".") else text + "."

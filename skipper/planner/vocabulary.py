@@ -15,7 +15,7 @@ from rapidfuzz.distance import OSA
 
 from skipper.catalog import Catalog, Column, Table
 from skipper.planner.terms import Terms, kind_of
-from skipper.planner.words import Token, humanise, phrase_key
+from skipper.planner.words import Token, humanise, phrase_key, tokens
 
 Kind = Literal["metric", "dimension", "value", "segment", "table"]
 _HIDDEN_TAGS = {"pii", "id", "weight", "secret"}
@@ -46,6 +46,7 @@ class Vocabulary:
         self._phrases: dict[tuple[str, ...], set[Meaning]] = defaultdict(set)
         self._labels: dict[str, str] = {}  # suggestion text -> kind
         self._entity_metric: dict[str, str] = {}
+        self._value_words: dict[Meaning, set[tuple[str, ...]]] = defaultdict(set)
         self._build()
         self.max_len = max((len(k) for k in self._phrases), default=1)
         self.words = sorted({w for key in self._phrases for w in key})
@@ -123,7 +124,9 @@ class Vocabulary:
             if isinstance(value, bool):
                 continue
             for name in dimensions:
-                self._add(str(value), Meaning("value", name, table.name, value=value))
+                meaning = Meaning("value", name, table.name, value=value)
+                self._add(str(value), meaning)
+                self._value_words[meaning].add(tuple(t.text for t in tokens(str(value))))
 
     def _meanings_of(self, ref: str) -> list[Meaning]:
         catalog = self.catalog
@@ -149,6 +152,10 @@ class Vocabulary:
         implicit: tuple[int, set[Meaning]] = (0, set())
         for length in range(min(self.max_len, len(stems) - i), 0, -1):
             meanings = self._phrases.get(tuple(stems[i:i + length]))
+            if meanings:  # a value is matched as written: 'opens' is not the status 'open'
+                texts = tuple(w.text for w in words[i:i + length])
+                meanings = {m for m in meanings
+                            if m.kind != "value" or texts in self._value_words[m]}
             if meanings:
                 declared = {m for m in meanings if m.declared}
                 if declared:
