@@ -90,9 +90,15 @@ def answer(sandbox: Any, request: dict[str, Any]) -> pa.Buffer:
 
 
 def introspect(con: Any) -> list[TableInfo]:
+    """The database's own description of its tables, read on a cursor of its own so no
+    half-read result is left on the connection queries use."""
     from skipper.catalog.introspect import introspect_duckdb
 
-    return introspect_duckdb(con)
+    cursor = con.cursor()
+    try:
+        return introspect_duckdb(cursor)
+    finally:
+        cursor.close()
 
 
 def frame(header: dict[str, Any], table: pa.Table | None = None) -> pa.Buffer:
@@ -167,8 +173,15 @@ class WorkerProcess:
     def request(self, message: dict[str, Any],
                 deadline: float | None) -> tuple[dict[str, Any], pa.Table | None]:
         """Send one request; the answer's header and, for results, the table."""
-        self.channel.send_bytes(json.dumps(message).encode())
+        try:
+            self.channel.send_bytes(json.dumps(message).encode())
+        except (OSError, EOFError) as error:
+            raise WorkerCrashed from error
         return self.receive(deadline)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def receive(self, deadline: float | None) -> tuple[dict[str, Any], pa.Table | None]:
         try:

@@ -147,6 +147,9 @@ class DuckDBEngine:
 
     def _ask(self, request: dict[str, Any], deadline_s: float | None,
              timeout_s: float | None) -> tuple[dict[str, Any], pa.Table | None]:
+        if self._worker is None or not self._worker.alive:
+            # It died between queries (the OOM killer, say): nothing was lost, start afresh.
+            self._replace_worker()
         worker = self._worker
         assert worker is not None
         try:

@@ -1,0 +1,265 @@
+"""DuckDBEngine: results, row caps, error codes, soft and hard timeouts, crashes, introspection."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from skipper.engine import Engine
+from skipper.engine.duckdb import DuckDBEngine, parse_bytes
+from skipper.errors import ConfigError, DatabaseNotFoundError, EngineError, QueryTimeoutError
+
+EVENTS = 5000
+# Runs for many seconds in one uninterruptible function call (sorting a 20M-element list).
+HUGE_CALL = "SELECT len(list_sort(range(20000000))) AS n"
+# A cross join an interrupt stops at once.
+SLOW_JOIN = "SELECT count(*) AS n FROM wide a, wide b WHERE a.x + b.x > 1.5"
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("engine") / "lake.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE parent (id BIGINT PRIMARY KEY, name VARCHAR NOT NULL)")
+    con.execute("CREATE TABLE child (id BIGINT, parent_id BIGINT REFERENCES parent (id), "
+                "k INTEGER, PRIMARY KEY (id, k))")
+    con.execute("INSERT INTO parent VALUES (1, 'one'), (2, 'two')")
+    con.execute("INSERT INTO child VALUES (10, 1, 0), (11, 1, 1), (12, 2, 0)")
+    con.execute(f"""
+        CREATE TABLE events AS SELECT
+          i AS id, i % 7 AS grp, ((i % 1000) / 10)::DECIMAL(10, 2) AS amount,
+          CASE WHEN i % 5 = 0 THEN NULL ELSE 'label ' || i END AS label,
+          TIMESTAMP '2026-01-01' + INTERVAL (i) MINUTE AS at,
+          [i, i + 1] AS pair, {{'a': i, 'b': 'x'}} AS meta
+        FROM range({EVENTS}) r(i)""")
+    con.execute("CREATE TABLE wide AS SELECT random() AS x FROM range(200000)")
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module", params=["process", "thread"])
+def engine(request: pytest.FixtureRequest, database: Path) -> Iterator[DuckDBEngine]:
+    with DuckDBEngine(database, isolation=request.param) as engine:
+        yield engine
+
+
+def test_is_an_engine(engine: DuckDBEngine) -> None:
+    typed: Engine = engine
+    assert typed.dialect == "duckdb"
+
+
+def test_result_matches_raw_duckdb(engine: DuckDBEngine, database: Path) -> None:
+    sql = "SELECT * FROM events WHERE grp = 3 ORDER BY id"
+    result = engine.execute(sql)
+    with duckdb.connect(":memory:") as raw:
+        # A separate instance reading the same bytes through ATTACH, so it does not clash
+        # with the engine's own in-process instance.
+        raw.execute(f"ATTACH '{database}' AS lake (READ_ONLY)")
+        expected = raw.sql("SELECT * FROM lake." + sql.removeprefix("SELECT * FROM ")).fetchall()
+    assert [tuple(row.values()) for row in result.table.to_pylist()] == expected
+    assert result.row_count == len(expected) and not result.truncated
+    assert result.columns == ["id", "grp", "amount", "label", "at", "pair", "meta"]
+    assert result.types == ["BIGINT", "BIGINT", "DECIMAL(10,2)", "VARCHAR", "TIMESTAMP",
+                            "BIGINT[]", 'STRUCT(a BIGINT, b VARCHAR)']
+    assert result.duration_s > 0
+
+
+def test_types_and_nulls_survive_the_trip(engine: DuckDBEngine) -> None:
+    table = engine.execute("SELECT amount, label, pair, meta FROM events WHERE id = 5").table
+    assert table.to_pylist() == [{"amount": Decimal("0.50"), "label": None, "pair": [5, 6],
+                                  "meta": {"a": 5, "b": "x"}}]
+    assert table.schema.field("amount").type == pa.decimal128(10, 2)
+
+
+@pytest.mark.parametrize("max_rows, kept, truncated", [
+    (10, 10, True), (0, 0, True), (EVENTS, EVENTS, False), (EVENTS + 1, EVENTS, False),
+    (None, EVENTS, False), (200_000, EVENTS, False),
+])
+def test_row_cap_keeps_some_and_counts_all(engine: DuckDBEngine, max_rows: int | None,
+                                           kept: int, truncated: bool) -> None:
+    result = engine.execute("SELECT id FROM events ORDER BY id", max_rows=max_rows)
+    assert result.table.num_rows == kept
+    assert result.row_count == EVENTS
+    assert result.truncated is truncated
+    assert result.table.column("id").to_pylist() == list(range(kept))
+
+
+def test_row_cap_across_many_batches(engine: DuckDBEngine) -> None:
+    result = engine.execute("SELECT x FROM wide", max_rows=150_000)
+    assert (result.table.num_rows, result.row_count, result.truncated) == (150_000, 200_000, True)
+
+
+def test_empty_result_keeps_its_schema(engine: DuckDBEngine) -> None:
+    result = engine.execute("SELECT id, label FROM events WHERE false", max_rows=5)
+    assert result.table.num_rows == 0 and result.row_count == 0 and not result.truncated
+    assert result.table.column_names == ["id", "label"]
+
+
+def test_pivot_runs(engine: DuckDBEngine) -> None:
+    result = engine.execute("PIVOT (SELECT grp FROM events WHERE grp < 2) ON grp USING count(*)")
+    assert result.table.to_pylist() == [{"0": 715, "1": 715}]
+
+
+@pytest.mark.parametrize("sql, code, words", [
+    ("SELECT nope FROM events", "engine.binder_error", 'column "nope"'),
+    ("SELECT * FROM nowhere", "engine.catalog_error", "nowhere"),
+    ("SELEC 1", "engine.parse_error", "syntax error"),
+    ("SELECT 1/0::INTEGER, 'x'::INTEGER", "engine.conversion_error", "'x'"),
+    ("SELECT 1; SELECT 2", "engine.refused", "one statement"),
+    ("INSERT INTO parent VALUES (3, 'x')", "engine.refused", "INSERT"),
+])
+def test_errors_have_codes_and_clean_messages(engine: DuckDBEngine, sql: str, code: str,
+                                              words: str) -> None:
+    with pytest.raises(EngineError) as caught:
+        engine.execute(sql)
+    assert caught.value.code == code
+    assert words in caught.value.message
+    assert "LINE 1" not in caught.value.message and "\n" not in caught.value.message
+    assert engine.execute("SELECT 1 AS ok").table.to_pylist() == [{"ok": 1}]
+
+
+def test_missing_database(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseNotFoundError) as caught:
+        DuckDBEngine(tmp_path / "nope.duckdb")
+    assert caught.value.code == "engine.database_not_found"
+
+
+@pytest.mark.parametrize("isolation", ["process", "thread"])
+def test_not_a_database(tmp_path: Path, isolation: str) -> None:
+    path = tmp_path / "text.duckdb"
+    path.write_text("hello")
+    with pytest.raises(EngineError) as caught, \
+            DuckDBEngine(path, isolation=isolation) as engine:  # type: ignore[arg-type]
+        engine.execute("SELECT 1")
+    assert caught.value.code == "engine.cannot_open"
+    assert "not a valid DuckDB database" in caught.value.message
+
+
+def test_bad_settings(database: Path) -> None:
+    with pytest.raises(ConfigError):
+        DuckDBEngine(database, isolation="fork")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        DuckDBEngine(database, memory_limit="lots")
+    assert parse_bytes("2GB") == 2 * 10**9
+    assert parse_bytes("512 MiB") == 512 * 2**20
+
+
+def test_closed_engine(database: Path) -> None:
+    engine = DuckDBEngine(database)
+    pid = engine.worker_pid
+    engine.close()
+    engine.close()
+    with pytest.raises(EngineError) as caught:
+        engine.execute("SELECT 1")
+    assert caught.value.code == "engine.closed"
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_introspect(engine: DuckDBEngine) -> None:
+    tables = {table.name: table for table in engine.introspect()}
+    assert set(tables) == {"parent", "child", "events", "wide"}
+    assert tables["child"].primary_key == ["id", "k"]
+    assert tables["child"].foreign_keys == [(["parent_id"], "parent", ["id"])]
+    assert tables["events"].row_count == EVENTS
+    assert [(c.name, c.type, c.nullable) for c in tables["parent"].columns] == [
+        ("id", "BIGINT", False), ("name", "VARCHAR", False)]
+
+
+def test_one_query_at_a_time_from_many_threads(engine: DuckDBEngine) -> None:
+    answers: dict[int, object] = {}
+
+    def ask(n: int) -> None:
+        answers[n] = engine.execute(f"SELECT count(*) AS c FROM events WHERE grp = {n % 7}")\
+            .table.to_pylist()[0]["c"]
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == {n: 715 if n % 7 < 2 else 714 for n in range(16)}
+
+
+# ---- time bounds ------------------------------------------------------------------------
+
+def test_soft_timeout_interrupts_near_the_limit(engine: DuckDBEngine) -> None:
+    pid = engine.worker_pid
+    started = time.monotonic()
+    with pytest.raises(QueryTimeoutError) as caught:
+        engine.execute(SLOW_JOIN, timeout_s=0.5)
+    elapsed = time.monotonic() - started
+    assert 0.45 < elapsed < 1.4
+    assert caught.value.code == "engine.timeout"
+    assert caught.value.details["hard"] is False
+    assert "0.5 s" in caught.value.message and "interrupted" in caught.value.message
+    assert engine.worker_pid == pid  # an interrupt keeps the worker
+    assert engine.execute("SELECT 2 AS n").table.to_pylist() == [{"n": 2}]
+
+
+def test_interrupt_does_not_leak_into_the_next_query(engine: DuckDBEngine) -> None:
+    for _ in range(20):
+        engine.execute("SELECT count(*) FROM events", timeout_s=0.001 + 0.05)
+    assert engine.execute("SELECT count(*) AS n FROM wide", timeout_s=5).row_count == 1
+
+
+def test_hard_timeout_kills_a_single_huge_call(database: Path) -> None:
+    with DuckDBEngine(database, kill_grace_s=1.0) as engine:
+        engine.execute("SELECT 1")
+        first = engine.worker_pid
+        assert first is not None
+        started = time.monotonic()
+        with pytest.raises(QueryTimeoutError) as caught:
+            engine.execute(HUGE_CALL, timeout_s=0.5)
+        elapsed = time.monotonic() - started
+        assert 1.4 < elapsed < 3.0
+        assert caught.value.details["hard"] is True
+        assert "stopped the worker process" in caught.value.message
+        assert engine.worker_pid != first
+        with pytest.raises(ProcessLookupError):
+            os.kill(first, 0)
+        assert engine.execute("SELECT 42 AS n").table.to_pylist() == [{"n": 42}]
+
+
+def test_worker_dying_mid_query_is_reported_then_replaced(database: Path) -> None:
+    with DuckDBEngine(database) as engine:
+        engine.execute("SELECT 1")
+        victim = engine.worker_pid
+        assert victim is not None
+        threading.Timer(0.3, os.kill, (victim, signal.SIGKILL)).start()
+        with pytest.raises(EngineError) as caught:
+            engine.execute(SLOW_JOIN, timeout_s=10)
+        assert caught.value.code == "engine.crashed"
+        assert "signal 9" in caught.value.message
+        assert engine.execute("SELECT 3 AS n").table.to_pylist() == [{"n": 3}]
+        assert engine.worker_pid != victim
+
+
+def test_worker_dying_between_queries_is_replaced_quietly(database: Path) -> None:
+    with DuckDBEngine(database) as engine:
+        engine.execute("SELECT 1")
+        victim = engine.worker_pid
+        assert victim is not None
+        os.kill(victim, signal.SIGKILL)
+        time.sleep(0.1)
+        assert engine.execute("SELECT 4 AS n").table.to_pylist() == [{"n": 4}]
+
+
+def test_worker_memory_is_bounded(database: Path) -> None:
+    """DuckDB's memory_limit does not cover one huge value; the worker's address-space limit
+    does, and the worker survives to answer the next query."""
+    with DuckDBEngine(database, memory_limit="500MB") as engine:
+        with pytest.raises(EngineError) as caught:
+            engine.execute("SELECT list_sum(range(400000000)) AS s", timeout_s=20)
+        assert caught.value.code == "engine.out_of_memory"
+        assert engine.execute("SELECT 5 AS n").table.to_pylist() == [{"n": 5}]
