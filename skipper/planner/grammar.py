@@ -55,7 +55,7 @@ _key("instead", "instead", "instead of", "rather", "rather than", "switch to", "
 _key("also", "also", "add", "plus", "as well as", "too", "additionally", "along with", "and also")
 _key("remove", "remove", "drop", "get rid of", "take out", "take away", "no longer", "stop",
      "undo", "clear")
-_key("list", "list", "which", "name", "names of", "who", "what are", "enumerate")
+_key("list", "list", "which", "what", "name", "names of", "who", "what are", "enumerate")
 _key("and", "and", "or", ",", ";", "&", "as well")
 
 GRAIN_WORDS: dict[str, Grain] = {

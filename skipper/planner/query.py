@@ -180,10 +180,11 @@ class Breakdown(_Model):
 
     @property
     def key(self) -> str:
-        """The output column name."""
-        if self.dimension and self.grain:
-            return f"{self.dimension}_{self.grain}"
-        return self.dimension or str(self.grain)
+        """The output column name (``table.column`` dimensions are named by the column)."""
+        name = self.dimension.rsplit(".", 1)[-1] if self.dimension else None
+        if name and self.grain:
+            return f"{name}_{self.grain}"
+        return name or str(self.grain)
 
 
 class Order(_Model):
