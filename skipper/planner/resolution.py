@@ -150,8 +150,11 @@ class Resolver:
                 cost = 0
                 for table in tables:
                     path = self.graph.path(table, meaning.table)
-                    if to_one and any(edge.to_many for edge in path):
-                        raise PlannerError(f"{meaning.table} is on the 'many' side of {table}")
+                    many = next((edge for edge in path if edge.to_many), None)
+                    if to_one and many is not None:
+                        raise PlannerError(
+                            f"each {many.source} row matches many {many.target} rows, so "
+                            f"{table} would be counted more than once")
                     cost += len(path)
                 costs[key] = cost
             except SkipperError as error:
