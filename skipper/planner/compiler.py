@@ -133,7 +133,7 @@ class _Compilation:
         for breakdown, dimension in self.breakdowns:
             key = self._breakdown_expr(breakdown, dimension, group, joins)
             keys.append(key)
-            select = select.select(exp.alias_(key, breakdown.key, quoted=False))
+            select = select.select(exp.alias_(key, breakdown.key, quoted=False), copy=False)
         shared = _shared_filters(group.metrics)
         period = self._period_condition(group)
         for metric in group.metrics:
@@ -146,18 +146,20 @@ class _Compilation:
                     exp.alias_(_filtered(metric.expr, own + [previous]), metric.name + PREVIOUS),
                 )
             else:
-                select = select.select(exp.alias_(_filtered(metric.expr, own), metric.name))
+                select = select.select(
+                    exp.alias_(_filtered(metric.expr, own), metric.name), copy=False
+                )
         conditions = [f.copy() for f in shared]
         if period is not None:
             conditions.append(period)
         conditions += self._restrictions(joins)
-        select = select.from_(_table_ref(group.table))
+        select = select.from_(_table_ref(group.table), copy=False)
         for join in joins.joins():
-            select = select.join(join)
+            select = select.join(join, copy=False)
         if conditions:
-            select = select.where(exp.and_(*conditions))
+            select = select.where(exp.and_(*conditions), copy=False)
         if keys:
-            select = select.group_by(*[k.copy() for k in keys])
+            select = select.group_by(*[k.copy() for k in keys], copy=False)
         return _estimated(select, group.table)
 
     def _listing(self) -> exp.Query:
@@ -174,13 +176,13 @@ class _Compilation:
         select = exp.select().distinct()
         for breakdown, dimension in self.breakdowns:
             key = self._breakdown_expr(breakdown, dimension, group, joins)
-            select = select.select(exp.alias_(key, breakdown.key, quoted=False))
+            select = select.select(exp.alias_(key, breakdown.key, quoted=False), copy=False)
         conditions = self._restrictions(joins)
-        select = select.from_(_table_ref(first.table))
+        select = select.from_(_table_ref(first.table), copy=False)
         for join in joins.joins():
-            select = select.join(join)
+            select = select.join(join, copy=False)
         if conditions:
-            select = select.where(exp.and_(*conditions))
+            select = select.where(exp.and_(*conditions), copy=False)
         return self._finish(select, [b.key for b, _ in self.breakdowns])
 
     # ---- pieces -------------------------------------------------------------------------
@@ -260,11 +262,11 @@ class _Compilation:
         for key in keys:
             parts = [exp.column(key, table=n) for n in names]
             value = parts[0] if len(parts) == 1 else exp.func("coalesce", *parts)
-            final = final.select(exp.alias_(value, key, quoted=False))
+            final = final.select(exp.alias_(value, key, quoted=False), copy=False)
         for name, group in zip(names, groups):
             for metric in group.metrics:
                 current = exp.column(metric.name, table=name)
-                final = final.select(exp.alias_(current, metric.name))
+                final = final.select(exp.alias_(current, metric.name), copy=False)
                 if self.periods.previous is None:
                     continue
                 previous = exp.column(metric.name + PREVIOUS, table=name)
@@ -278,27 +280,28 @@ class _Compilation:
                     exp.alias_(change.copy(), metric.name + CHANGE),
                     exp.alias_(pct, metric.name + CHANGE_PCT),
                 )
-        final = final.from_(exp.to_table(names[0]))
+        final = final.from_(exp.to_table(names[0]), copy=False)
         for i, name in enumerate(names[1:], start=1):
             if not keys:
-                final = final.join(exp.to_table(name), join_type="cross")
+                final = final.join(exp.to_table(name), join_type="cross", copy=False)
                 continue
             conditions = []
             for key in keys:
                 earlier = [exp.column(key, table=n) for n in names[:i]]
                 left = earlier[0] if len(earlier) == 1 else exp.func("coalesce", *earlier)
                 conditions.append(exp.NullSafeEQ(this=left, expression=exp.column(key, table=name)))
-            final = final.join(exp.to_table(name), on=exp.and_(*conditions), join_type="full outer")
+            final = final.join(exp.to_table(name), on=exp.and_(*conditions),
+                               join_type="full outer", copy=False)
         for name, select in zip(names, selects):
-            final = final.with_(name, as_=select)
+            final = final.with_(name, as_=select, copy=False)
         return self._finish(final, self._output_names(groups))
 
     def _finish(self, select: exp.Select, outputs: list[str]) -> exp.Select:
         order = self._order(outputs)
         if order:
-            select = select.order_by(*order)
+            select = select.order_by(*order, copy=False)
         if self.query.limit is not None:
-            select = select.limit(self.query.limit)
+            select = select.limit(self.query.limit, copy=False)
         return select
 
     def _order(self, outputs: list[str]) -> list[exp.Ordered]:
@@ -366,8 +369,8 @@ class _JoinTree:
         inner = path[split:]
         sub = exp.select(exp.Literal.number(1)).from_(exp.to_table(inner[0].target))
         for edge in inner[1:]:
-            sub = sub.join(exp.to_table(edge.target), on=edge.on.copy())
-        sub = sub.where(exp.and_(inner[0].on.copy(), predicate.copy()))
+            sub = sub.join(exp.to_table(edge.target), on=edge.on.copy(), copy=False)
+        sub = sub.where(exp.and_(inner[0].on.copy(), predicate.copy()), copy=False)
         exists = exp.Exists(this=sub)
         return exp.not_(exists) if exclude else exists
 
