@@ -1,4 +1,4 @@
-"""Compiler cases from tests/fixtures/compiler/*.yaml: a semantic query in, gold SQL's result out."""
+"""Compiler cases from tests/fixtures/compiler/*.yaml: a semantic query in, gold results out."""
 
 from __future__ import annotations
 

@@ -47,7 +47,8 @@ def answer(planner: CatalogPlanner, lake: Any, question: str,
 
 def assert_same(lake: Any, gold_sql: str, rows: list[tuple[Any, ...]]) -> None:
     gold = lake.execute(gold_sql).fetchall()
-    assert same_result(gold, rows, ordered=is_ordered(gold_sql)), f"gold {gold[:5]} planned {rows[:5]}"
+    ordered = is_ordered(gold_sql)
+    assert same_result(gold, rows, ordered=ordered), f"gold {gold[:5]} planned {rows[:5]}"
 
 
 # ---- the "done when" questions ------------------------------------------------------

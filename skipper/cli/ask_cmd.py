@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,10 +14,10 @@ if TYPE_CHECKING:
     from skipper.app import Skipper
 
 CatalogOption = Annotated[
-    Optional[Path], typer.Option("--catalog", help="Catalog directory (default: the demo's).")
+    Path | None, typer.Option("--catalog", help="Catalog directory (default: the demo's).")
 ]
 DatabaseOption = Annotated[
-    Optional[Path], typer.Option("--database", help="DuckDB file (default: the demo lake).")
+    Path | None, typer.Option("--database", help="DuckDB file (default: the demo lake).")
 ]
 
 
@@ -25,8 +25,10 @@ def ask(
     question: Annotated[str, typer.Argument(help="A question in plain English.")],
     catalog: CatalogOption = None,
     database: DatabaseOption = None,
-    user: Annotated[Optional[str], typer.Option(help="Ask as this catalog user.")] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print the answer as one JSON object.")] = False,
+    user: Annotated[str | None, typer.Option(help="Ask as this catalog user.")] = None,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print the answer as one JSON object.")
+    ] = False,
     max_rows: Annotated[int, typer.Option(help="Return at most this many rows.")] = 1000,
     timeout: Annotated[float, typer.Option(help="Per-query timeout in seconds.")] = 30.0,
 ) -> None:

@@ -9,6 +9,7 @@ EXISTS for filters across a one-to-many step, and an ambiguous path is refused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -137,7 +138,9 @@ class _Compilation:
         shared = _shared_filters(group.metrics)
         period = self._period_condition(group)
         for metric in group.metrics:
-            own = [f for f in metric.filters if f.sql() not in {s.sql() for s in shared}]
+            own: list[exp.Expr | None] = [
+                f for f in metric.filters if f.sql() not in {s.sql() for s in shared}
+            ]
             current = self._period_condition(group, self.periods.current)
             if self.periods.previous is not None:
                 previous = self._period_condition(group, self.periods.previous)
@@ -192,7 +195,7 @@ class _Compilation:
         dimension: ResolvedDimension | None,
         group: _Group,
         joins: _JoinTree,
-    ) -> exp.Expression:
+    ) -> exp.Expr:
         if dimension is None:
             if group.time_column is None:
                 names = ", ".join(m.label for m in group.metrics)
@@ -211,7 +214,7 @@ class _Compilation:
 
     def _period_condition(
         self, group: _Group, period: tuple[date, date] | None = None, *, span: bool = True
-    ) -> exp.Expression | None:
+    ) -> exp.Expr | None:
         window = period if period is not None else (self.periods.span if span else None)
         if window is None:
             return None
@@ -223,7 +226,7 @@ class _Compilation:
         column = exp.column(group.time_column.name, table=group.table.name)
         return _within(column, window, group.time_column.type)
 
-    def _restrictions(self, joins: _JoinTree) -> list[exp.Expression]:
+    def _restrictions(self, joins: _JoinTree) -> list[exp.Expr]:
         out = []
         for item in self.query.filters:
             dimension = self.terms.dimension(item.dimension)
@@ -233,7 +236,7 @@ class _Compilation:
             out.append(joins.restrict(table, predicate, exclude=ref.exclude))
         return out
 
-    def _filter(self, item: Filter, dimension: ResolvedDimension) -> exp.Expression:
+    def _filter(self, item: Filter, dimension: ResolvedDimension) -> exp.Expr:
         column = dimension.expr.copy()
         values = [exp.convert(v) for v in item.values]
         if item.op == "during":
@@ -263,7 +266,7 @@ class _Compilation:
             parts = [exp.column(key, table=n) for n in names]
             value = parts[0] if len(parts) == 1 else exp.func("coalesce", *parts)
             final = final.select(exp.alias_(value, key, quoted=False), copy=False)
-        for name, group in zip(names, groups):
+        for name, group in zip(names, groups, strict=True):
             for metric in group.metrics:
                 current = exp.column(metric.name, table=name)
                 final = final.select(exp.alias_(current, metric.name), copy=False)
@@ -292,7 +295,7 @@ class _Compilation:
                 conditions.append(exp.NullSafeEQ(this=left, expression=exp.column(key, table=name)))
             final = final.join(exp.to_table(name), on=exp.and_(*conditions),
                                join_type="full outer", copy=False)
-        for name, select in zip(names, selects):
+        for name, select in zip(names, selects, strict=True):
             final = final.with_(name, as_=select, copy=False)
         return self._finish(final, self._output_names(groups))
 
@@ -355,8 +358,8 @@ class _JoinTree:
         self._add(path)
 
     def restrict(
-        self, table: Table, predicate: exp.Expression, *, exclude: bool = False
-    ) -> exp.Expression:
+        self, table: Table, predicate: exp.Expr, *, exclude: bool = False
+    ) -> exp.Expr:
         """``predicate`` on ``table`` as a condition on the base rows (joined or via EXISTS)."""
         path = self.graph.path(self.base.name, table.name)
         split = next((i for i, e in enumerate(path) if e.to_many), None)
@@ -397,24 +400,26 @@ def _what(group: _Group) -> str:
 def _table_ref(table: Table) -> exp.Table:
     if table.db_schema.lower() == "main":
         return exp.to_table(table.name)
-    return exp.to_table(f"{table.db_schema}.{table.name}").as_(table.name)
+    reference = exp.to_table(f"{table.db_schema}.{table.name}")
+    reference.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+    return reference
 
 
-def _shared_filters(metrics: list[ResolvedMetric]) -> list[exp.Expression]:
+def _shared_filters(metrics: list[ResolvedMetric]) -> list[exp.Expr]:
     """Metric filters every metric of a group has: they go in WHERE, the rest in FILTER."""
     first = metrics[0].filters
     others = [{f.sql() for f in m.filters} for m in metrics[1:]]
     return [f for f in first if all(f.sql() in o for o in others)]
 
 
-def _filtered(expr: exp.Expression, conditions: list[exp.Expression | None]) -> exp.Expression:
+def _filtered(expr: exp.Expr, conditions: Sequence[exp.Expr | None]) -> exp.Expr:
     """Attach ``FILTER (WHERE ...)`` to every aggregate in a metric expression."""
     present = [c for c in conditions if c is not None]
     if not present:
         return expr.copy()
     where = exp.and_(*[c.copy() for c in present])
 
-    def wrap(node: exp.Expression) -> exp.Expression:
+    def wrap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.AggFunc) and not isinstance(node.parent, exp.Filter):
             return exp.Filter(this=node.copy(), expression=exp.Where(this=where.copy()))
         return node
@@ -428,7 +433,7 @@ def _estimated(select: exp.Select, table: Table) -> exp.Select:
     if sampling is None:
         return select
     if sampling.weight_column:
-        weight: exp.Expression = exp.column(sampling.weight_column, table=table.name)
+        weight: exp.Expr = exp.column(sampling.weight_column, table=table.name)
     else:
         weight = exp.Div(this=exp.Literal.number(1), expression=exp.Literal.number(sampling.rate))
     for projection in select.expressions:
@@ -441,7 +446,7 @@ def _estimated(select: exp.Select, table: Table) -> exp.Select:
     return select
 
 
-def _scale(node: exp.Expression, weight: exp.Expression) -> exp.Expression:
+def _scale(node: exp.Expr, weight: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Sum) and not isinstance(node.this, exp.Distinct):
         return exp.Sum(this=exp.Mul(this=exp.paren(node.this.copy()), expression=weight.copy()))
     if isinstance(node, exp.Count) and not isinstance(node.this, exp.Distinct):
@@ -464,15 +469,17 @@ def _scale(node: exp.Expression, weight: exp.Expression) -> exp.Expression:
     return node
 
 
-def _day_after(day: date) -> exp.Expression:
+def _day_after(day: date) -> exp.Expr:
     return _date_literal(day + timedelta(days=1))
 
 
-def _date_literal(day: date) -> exp.Expression:
+def _date_literal(day: date) -> exp.Expr:
     return exp.cast(exp.Literal.string(day.isoformat()), exp.DataType.Type.DATE)
 
 
-def _within(column: exp.Expression, window: tuple[date, date], type_name: str | None) -> exp.Expression:
+def _within(
+    column: exp.Expr, window: tuple[date, date], type_name: str | None
+) -> exp.Expr:
     start, end = window
     if is_date_type(type_name):
         if start == end:
@@ -484,7 +491,7 @@ def _within(column: exp.Expression, window: tuple[date, date], type_name: str | 
     )
 
 
-def _truncate(column: exp.Expression, grain: Grain, type_name: str | None) -> exp.Expression:
+def _truncate(column: exp.Expr, grain: Grain, type_name: str | None) -> exp.Expr:
     if grain == "day":
         return column if is_date_type(type_name) else exp.cast(column, exp.DataType.Type.DATE)
     trunc = exp.func("date_trunc", exp.Literal.string(grain), column)

@@ -155,15 +155,15 @@ def same_result(gold: Sequence[Row], predicted: Sequence[Row], *, ordered: bool)
 def _column_matches(gold: list[Row], predicted: list[Row], i: int, j: int) -> bool:
     left = sorted((r[i] for r in gold), key=_sort_key)
     right = sorted((r[j] for r in predicted), key=_sort_key)
-    return all(_close(a, b) for a, b in zip(left, right))
+    return all(_close(a, b) for a, b in zip(left, right, strict=True))
 
 
 def _rows_equal(gold: list[Row], predicted: list[Row], *, ordered: bool) -> bool:
     if ordered:
-        return all(_row_close(a, b) for a, b in zip(gold, predicted))
+        return all(_row_close(a, b) for a, b in zip(gold, predicted, strict=True))
     left = sorted(gold, key=lambda r: tuple(_sort_key(v) for v in r))
     right = sorted(predicted, key=lambda r: tuple(_sort_key(v) for v in r))
-    if all(_row_close(a, b) for a, b in zip(left, right)):
+    if all(_row_close(a, b) for a, b in zip(left, right, strict=True)):
         return True
     remaining = list(predicted)  # float noise can reorder a sort: match greedily
     for row in gold:
@@ -175,7 +175,7 @@ def _rows_equal(gold: list[Row], predicted: list[Row], *, ordered: bool) -> bool
 
 
 def _row_close(a: Row, b: Row) -> bool:
-    return all(_close(x, y) for x, y in zip(a, b))
+    return all(_close(x, y) for x, y in zip(a, b, strict=True))
 
 
 def _close(a: Any, b: Any) -> bool:

@@ -86,7 +86,7 @@ DATA_OBJECTS = frozenset({
 FOLLOW_UP_CUES = frozenset({"now", "then", "also", "and", "instead", "same", "but", "only",
                             "just", "what", "how", "ok", "okay", "next", "plus", "again"})
 
-STOP_WORDS = frozenset("""
+_STOP_TEXT = """
 a an the of for in on at to from into onto with within over under during up out off about as
 is are was were be been being am do does did done doing have has had having will would shall
 should can could may might must
@@ -110,5 +110,6 @@ is has have
 currently presently
 sorted ordered
 number's
-""".split())
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
 

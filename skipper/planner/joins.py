@@ -21,7 +21,7 @@ class Edge:
 
     source: str
     target: str
-    on: exp.Expression
+    on: exp.Expr
     to_many: bool  # one ``source`` row can match several ``target`` rows
 
     def describe(self) -> str:
@@ -114,7 +114,7 @@ class JoinGraph:
         return [" then ".join(steps) for steps in walk(target)]
 
 
-def _canonical(on: exp.Expression) -> str:
+def _canonical(on: exp.Expr) -> str:
     """The same condition written either way round gets one key."""
     if isinstance(on, exp.EQ):
         sides = sorted((on.left.sql().lower(), on.right.sql().lower()))

@@ -71,8 +71,9 @@ def _relative(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | 
             return length, TimeRange(relative=RelativePeriod(kind="last_n", n=n, unit=unit))
         if nxt in UNIT_WORDS:
             unit = UNIT_WORDS[nxt]
-            kind = "last_n" if word in _ROLLING else "previous"
-            return 2, TimeRange(relative=RelativePeriod(kind=kind, unit=unit))
+            if word in _ROLLING:
+                return 2, TimeRange(relative=RelativePeriod(kind="last_n", unit=unit))
+            return 2, TimeRange(relative=RelativePeriod(kind="previous", unit=unit))
     if word in ("this", "current") and nxt in UNIT_WORDS and UNIT_WORDS[nxt] in GRAINS:
         unit = UNIT_WORDS[nxt]
         if unit == "day":
@@ -154,7 +155,7 @@ def _in_year_or_month(words: list[str], i: int, today: date) -> tuple[int, TimeR
 
 def _on_day(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:
     offset = 1 if words[i] == "on" else 0
-    found = _date(words, i + offset, today, bare_month=offset == 1)
+    found = _date(words, i + offset, today)
     if found is None:
         return None
     length, day = found
@@ -172,7 +173,7 @@ def _day_number(word: str) -> int | None:
     return int(word) if word.isdigit() and 1 <= int(word) <= 31 else None
 
 
-def _date(words: list[str], i: int, today: date, bare_month: bool = True) -> tuple[int, date] | None:
+def _date(words: list[str], i: int, today: date) -> tuple[int, date] | None:
     """A calendar date: 2026-05-01, 2026/05/01, May 1 [2026], 1 May [2026]."""
     if i >= len(words):
         return None
@@ -199,7 +200,9 @@ def _date(words: list[str], i: int, today: date, bare_month: bool = True) -> tup
     return None
 
 
-def _build(month: int, day_no: int, year: int | None, today: date, length: int) -> tuple[int, date] | None:
+def _build(
+    month: int, day_no: int, year: int | None, today: date, length: int
+) -> tuple[int, date] | None:
     if year is None:
         year = today.year
         try:

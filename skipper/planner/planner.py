@@ -41,7 +41,9 @@ class Plan(BaseModel):
     suggestions: list[str] = Field(default_factory=list)
     unknown_words: list[str] = Field(default_factory=list)
     corrections: list[str] = Field(default_factory=list, description="Typos read as catalog words.")
-    verified_query: bool = Field(False, description="Answered by a verified query of the catalog.")
+    verified_query: bool = Field(
+        default=False, description="Answered by a verified query of the catalog."
+    )
 
 
 class CatalogPlanner:
@@ -121,7 +123,9 @@ class CatalogPlanner:
                          list(columns), [list(r) for r in rows], row_count)
 
     # ---- refusing -----------------------------------------------------------------------
-    def _refusal(self, intent: Intent, words: list[str], previous: SemanticQuery | None) -> Plan | None:
+    def _refusal(
+        self, intent: Intent, words: list[str], previous: SemanticQuery | None
+    ) -> Plan | None:
         verb = intent.change_verb
         if verb is None and intent.removal_verb is not None:
             touches_data = any(w in DATA_OBJECTS for w in words)

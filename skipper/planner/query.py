@@ -30,7 +30,7 @@ class RelativePeriod(_Model):
     """
 
     kind: Literal["today", "yesterday", "last_n", "current", "previous"]
-    n: int = Field(1, ge=1, le=10_000)
+    n: int = Field(default=1, ge=1, le=10_000)
     unit: Grain = "day"
 
 
@@ -128,7 +128,9 @@ def _calendar_unit(current: TimeRange, start: date, end: date) -> Grain | None:
     return None
 
 
-FilterOp = Literal["=", "!=", "in", "not in", "<", "<=", ">", ">=", "during", "is null", "is not null"]
+FilterOp = Literal[
+    "=", "!=", "in", "not in", "<", "<=", ">", ">=", "during", "is null", "is not null"
+]
 
 
 class Filter(_Model):
@@ -211,7 +213,7 @@ class SemanticQuery(_Model):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
-        """Accept ``"plan"`` for a breakdown and ``"internal"`` for a segment, as LLMs write them."""
+        """Accept ``"plan"`` for a breakdown and ``"internal"`` for a segment (LLMs write so)."""
         if isinstance(data, dict):
             data = dict(data)
             for key, field in (("breakdowns", "dimension"), ("segments", "segment")):

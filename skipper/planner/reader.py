@@ -180,7 +180,7 @@ class Reader:
         dims = {m for m in meanings if m.kind == "dimension"}
         metrics = {m for m in meanings if m.kind in ("metric", "table")}
         value_dims = {m.name.lower() for m in values}
-        dims = {d for d in dims if d.name.lower() not in value_dims}  # "P1" is a value, not priority
+        dims = {d for d in dims if d.name.lower() not in value_dims}  # "P1": a value, not a dim
         mode = self.mode
         intent = self.intent
         before = self.items[index - 1] if index > 0 else None

@@ -216,7 +216,9 @@ class Resolver:
                 query.filters.append(Filter(dimension=dimension, op="during",
                                             period=mention.period))
                 continue
-            values = [m.value for m in meanings if m.value is not None]
+            values: list[str | int | float | bool] = [
+                m.value for m in meanings if m.value is not None
+            ]
             self._add_filter(query, dimension, values, mention.negate)
         for mention in intent.includes:
             chosen = self.pick(mention, tables, to_one=False, what="a filter")
@@ -228,7 +230,10 @@ class Resolver:
                 if len(query.segments) == before:
                     query.segments.append(SegmentRef(segment=name))
                 continue
-            values = [m.value for m in meanings if m.value is not None]
+            included: list[str | int | float | bool] = [
+                m.value for m in meanings if m.value is not None
+            ]
+            values = included
             undone = False
             for item in list(query.filters):
                 if item.dimension == meanings[0].name and item.op in ("not in", "!="):
@@ -247,7 +252,6 @@ class Resolver:
         negate: bool,
     ) -> None:
         """Add values to this question's filter on a dimension; replace an earlier turn's."""
-        op = "not in" if negate else "in"
         if not negate and dimension not in self._touched:
             query.filters = [f for f in query.filters if f.dimension != dimension
                              or f.op in ("not in", "!=") and not set(f.values) & set(values)]
@@ -263,7 +267,8 @@ class Resolver:
             if existing is not None:
                 existing.values = list(dict.fromkeys([*existing.values, *values]))
                 return
-        query.filters.append(Filter(dimension=dimension, op=op, values=values))
+        query.filters.append(Filter(dimension=dimension, op="not in" if negate else "in",
+                                    values=values))
 
     def _segments(self, query: SemanticQuery, intent: Intent, tables: list[str]) -> None:
         for mention in intent.segments:

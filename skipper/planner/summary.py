@@ -80,15 +80,15 @@ def summarize(
     if query is None or not query.metrics:
         if query is not None and query.breakdowns and row_count:
             noun = _plural(_breakdown_label(query.breakdowns[0].dimension, None, terms))
-            qualifiers = _join(_qualifiers(query, terms, today))
-            return _sentence(f"{row_count:,} {noun} {qualifiers}")
+            listed = _join(_qualifiers(query, terms, today))
+            return _sentence(f"{row_count:,} {noun} {listed}")
         noun = "row" if row_count == 1 else "rows"
         if len(columns) == 1 and row_count == 1 and rows:
             return f"The answer is {_plain(rows[0][0])}."
         return f"{row_count:,} {noun}."
     metric = terms.metric(query.metrics[0])
     label = lower(metric.label)
-    qualifiers = [_join(_qualifiers(query, terms, today))]
+    qualifiers: list[str] = [_join(_qualifiers(query, terms, today))]
     period = period_words(query.time_range, today) if query.time_range else ""
     if row_count == 0 or not rows:
         return _sentence(f"No {label} {' '.join([*qualifiers, period])}".strip())

@@ -15,7 +15,7 @@ _NUMBER_PREFIXES = ("INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "DOUBLE",
                     "DECIMAL", "NUMERIC", "UBIGINT", "UINTEGER", "INTEGER")
 
 
-def qualify(sql: str, table: Table, dialect: str) -> exp.Expression:
+def qualify(sql: str, table: Table, dialect: str) -> exp.Expr:
     """Parse a catalog snippet and name ``table`` on each of its bare top-level columns.
 
     Columns inside a subquery of the snippet belong to that subquery's own FROM and stay as
@@ -41,8 +41,8 @@ class ResolvedMetric:
     name: str
     label: str
     table: Table
-    expr: exp.Expression
-    filters: list[exp.Expression]
+    expr: exp.Expr
+    filters: list[exp.Expr]
     time_column: Column | None
     format: str
     entity_count: bool
@@ -54,7 +54,7 @@ class ResolvedDimension:
     name: str
     label: str
     table: Table
-    expr: exp.Expression
+    expr: exp.Expr
     kind: str
     column: Column | None = None
     values: list[str | int | bool] = field(default_factory=list)
@@ -143,7 +143,7 @@ class Terms:
         )
 
     # ---- segments -----------------------------------------------------------------------
-    def segment(self, name: str) -> tuple[Segment, Table, exp.Expression]:
+    def segment(self, name: str) -> tuple[Segment, Table, exp.Expr]:
         segment = self.catalog.find_segment(name)
         if segment is None:
             known = ", ".join(s.name for s in self.catalog.segments) or "none"
@@ -165,7 +165,7 @@ def kind_of(column: Column) -> str:
     return "category"
 
 
-def counts_rows(expr: exp.Expression, table: Table) -> bool:
+def counts_rows(expr: exp.Expr, table: Table) -> bool:
     """Whether a metric counts the rows (entities) of its table: ``count(*)``, ``count(pk)``."""
     if not isinstance(expr, exp.Count):
         return False

@@ -76,12 +76,10 @@ class Vocabulary:
             for text in [dimension.name, dimension.label or "", *dimension.synonyms]:
                 if text:
                     self._add(text, meaning)
-            resolved = self.terms.dimension(dimension.name)
-            if resolved.column is not None:
-                covered[(dimension.table.lower(), resolved.column.name.lower())].append(
-                    dimension.name
-                )
-                for text in [resolved.column.label or "", *resolved.column.synonyms]:
+            column = self.terms.dimension(dimension.name).column
+            if column is not None:
+                covered[(dimension.table.lower(), column.name.lower())].append(dimension.name)
+                for text in [column.label or "", *column.synonyms]:
                     if text:
                         self._add(text, meaning, suggest=False)
         for segment in catalog.segments:
@@ -109,11 +107,11 @@ class Vocabulary:
             if not names:
                 implicit = Meaning("dimension", f"{table.name}.{column.name}", table.name,
                                    declared=False)
-                if column.values or column.label or column.synonyms:
-                    if "measure" not in {t.lower() for t in column.tags}:
-                        for text in [column.name, column.label or "", *column.synonyms]:
-                            if text:
-                                self._add(text, implicit, suggest=False)
+                named = column.values or column.label or column.synonyms
+                if named and "measure" not in {t.lower() for t in column.tags}:
+                    for text in [column.name, column.label or "", *column.synonyms]:
+                        if text:
+                            self._add(text, implicit, suggest=False)
                 names = [implicit.name]
             self._add_values(table, column, names)
 

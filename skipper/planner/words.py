@@ -17,7 +17,7 @@ _KEEP = frozenset({"is", "was", "has", "this", "its", "us", "as", "yes", "plus",
                    "news", "series", "species", "less", "ytd", "mtd", "qtd", "dns", "sms", "os",
                    "ss", "gps", "https", "http", "aws", "ios", "always", "towards", "status",
                    "analysis", "basis", "axis", "previous", "various", "across", "bonus",
-                   "campus", "virus", "census", "focus", "canvas", "christmas", "thus", "was"})
+                   "campus", "virus", "census", "focus", "canvas", "christmas", "thus"})
 
 
 @dataclass(frozen=True)
