@@ -1,0 +1,507 @@
+"""The audit log: every execution and refusal, append-only and hash-chained, beside the data."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time as _time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from skipper.clock import Clock, SystemClock
+from skipper.errors import AuditError, AuditRecordNotFoundError, AuditTamperedError
+
+#: The ``prev_hash`` of the first record.
+GENESIS = "0" * 64
+#: Fields the log assigns; a caller passing one is a mistake.
+_ASSIGNED = frozenset({"id", "seq", "time", "prev_hash", "hash"})
+_LOCK_TIMEOUT_S = 30.0
+_HEAD_BYTES = 160
+
+
+class AuditErrorInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
+
+
+class AuditRecord(BaseModel):
+    """One execution or refusal. ``hash`` covers every other field, ``prev_hash`` is the hash
+    of the record before it, so editing, removing, inserting or reordering records shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    seq: int = Field(ge=1)
+    time: datetime
+    user: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    question: str | None = None
+    planner: str | None = None
+    sql: str
+    sql_hash: str
+    catalog_version: str | None = None
+    tables: list[str] = Field(default_factory=list)
+    columns: dict[str, list[str]] = Field(default_factory=dict)
+    freshness: dict[str, Any] = Field(default_factory=dict)
+    row_count: int = 0
+    truncated: bool = False
+    result_hash: str | None = None
+    duration_ms: float = 0.0
+    outcome: Literal["ok", "refused", "error"]
+    error: AuditErrorInfo | None = None
+    policies: list[Any] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str
+    hash: str
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` found: ``ok`` only when ``problems`` is empty."""
+
+    ok: bool
+    count: int
+    problems: list[str] = field(default_factory=list)
+
+
+class AuditLog:
+    """An append-only JSONL file of :class:`AuditRecord`, one per line, hash-chained.
+
+    Writers in threads and processes take an exclusive ``flock`` on ``<log>.lock`` for each
+    append (POSIX). A head file (``<log>.head``, rewritten in one self-checking write under the
+    lock) holds the latest seq, hash and log size, so removing the last records shows too.
+    Each append is one ``write`` of a whole line, fsynced (unless ``fsync=False``) before the
+    head moves; a failed write is cut back off, so nothing half-written stays.
+
+    A log that does not end where its head says fails closed: ``append`` refuses (the answer
+    is not given without its record) and says what to do. The one exception is a complete,
+    valid record past the head, which a writer that crashed between the two writes left; it
+    is adopted. A torn last line (a crash or a full disk mid-write) is never chained onto:
+    ``verify`` names it and the log must be repaired by a person.
+    """
+
+    def __init__(self, path: str | Path, *, clock: Clock | None = None, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.head_path = self.path.with_name(self.path.name + ".head")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.clock = clock or SystemClock()
+        self.fsync = fsync
+        self._thread_lock = threading.Lock()
+
+    @classmethod
+    def beside(cls, database: str | Path, **options: Any) -> AuditLog:
+        """The log stored next to a database: ``<database>.audit.jsonl``."""
+        database = Path(database)
+        return cls(database.with_name(database.name + ".audit.jsonl"), **options)
+
+    # ---- writing -----------------------------------------------------------------------
+    def append(self, **fields: Any) -> AuditRecord:
+        """Seal ``fields`` into the next record and write it; the record as written."""
+        assigned = _ASSIGNED & fields.keys()
+        if assigned:
+            raise AuditError(f"the audit log assigns {', '.join(sorted(assigned))} itself",
+                             code="audit.invalid_record")
+        if "sql_hash" not in fields and isinstance(fields.get("sql"), str):
+            fields["sql_hash"] = hash_sql(fields["sql"])
+        with self._locked():
+            seq, prev_hash, size = self._head_for_append()
+            try:
+                record = AuditRecord.model_validate({
+                    **fields, "id": new_id(), "seq": seq + 1, "time": self.clock.now(),
+                    "prev_hash": prev_hash, "hash": "",
+                })
+            except ValidationError as error:
+                raise AuditError(f"invalid audit record: {_first_problem(error)}",
+                                 code="audit.invalid_record") from None
+            body = record.model_dump(mode="json", exclude={"hash"})
+            record.hash = _digest(body)
+            # The line keeps the fields in their reading order; the hash is over the sorted
+            # (canonical) form, which verify rebuilds from the parsed line.
+            line = _canonical({**body, "hash": record.hash}, sort=False) + b"\n"
+            self._write_line(line, size)
+            self._write_head(record.seq, record.hash, size + len(line))
+        return record
+
+    def _head_for_append(self) -> tuple[int, str, int]:
+        """The seq and hash to chain onto and the log's size, or refuse a damaged log."""
+        size = self.path.stat().st_size if self.path.exists() else 0
+        head = self._read_head()
+        if head is None:
+            if size == 0:
+                return 0, GENESIS, 0
+            head = {"seq": 0, "hash": GENESIS, "size": 0}  # the head is lost: check it all
+        if size == head["size"]:
+            return int(head["seq"]), str(head["hash"]), size
+        if size < head["size"]:
+            raise AuditTamperedError(
+                f"the audit log {self.path} is shorter than its head says ({size} of "
+                f"{head['size']} bytes): records were removed. Run `skipper audit verify`, then "
+                "restore the log or move it aside to start a new one.",
+                path=str(self.path))
+        seq, last, problems = _adopt_tail(self._read_bytes(head["size"]), head)
+        if problems:
+            raise AuditError(
+                f"the audit log {self.path} does not end where its head says: {problems[0]}. "
+                "Nothing is chained onto a damaged log; run `skipper audit verify`, then repair "
+                "or move the log aside.",
+                code="audit.torn", path=str(self.path))
+        return seq, last, size
+
+    def _write_line(self, line: bytes, size: int) -> None:
+        try:
+            created = size == 0 and not self.path.exists()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise _unwritable(self.path, error) from None
+        try:
+            written = 0
+            while written < len(line):
+                written += os.write(fd, line[written:])
+            if self.fsync:
+                os.fsync(fd)
+        except OSError as error:
+            # Nothing half-written stays: cut the log back to where this append began.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise _unwritable(self.path, error) from None
+        finally:
+            os.close(fd)
+        if created and self.fsync:
+            _fsync_directory(self.path.parent)
+
+    def _write_head(self, seq: int, digest: str, size: int) -> None:
+        """Overwrite the head in place: one small write under the lock, self-checking, so a
+        reader never sees half of it and a crash mid-write leaves a head that says so."""
+        body = json.dumps({"seq": seq, "hash": digest, "size": size}, separators=(",", ":"))
+        check = hashlib.sha256(body.encode()).hexdigest()[:16]
+        data = f"{body} {check}".ljust(_HEAD_BYTES - 1).encode() + b"\n"
+        try:
+            fd = os.open(self.head_path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                os.pwrite(fd, data, 0)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise _unwritable(self.head_path, error) from None
+
+    def _read_head(self) -> dict[str, Any] | None:
+        """The head, or None when there is none or it is damaged (then the log, which checks
+        itself, is read in full instead)."""
+        try:
+            text = self.head_path.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise AuditError(f"cannot read the audit log's head {self.head_path}: "
+                             f"{error.strerror}", path=str(self.head_path)) from None
+        body, _, check = text.strip().rpartition(" ")
+        if hashlib.sha256(body.encode()).hexdigest()[:16] != check:
+            return None
+        head: dict[str, Any] = json.loads(body)
+        return head
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            try:
+                try:
+                    fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                except FileNotFoundError:
+                    self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise _unwritable(self.lock_path, error) from None
+            try:
+                _lock_file(fd, self.lock_path)
+                yield
+            finally:
+                os.close(fd)  # closing the descriptor releases the lock
+
+    # ---- reading -----------------------------------------------------------------------
+    def records(self) -> Iterator[AuditRecord]:
+        """Every readable record, oldest first (``verify`` is the integrity check)."""
+        for _, line in _lines(self._read_bytes(0)):
+            record = _parse(line)
+            if isinstance(record, AuditRecord):
+                yield record
+
+    def get(self, record_id: str) -> AuditRecord:
+        needle = f'"id":"{record_id}"'.encode()
+        for _, line in _lines(self._read_bytes(0)):
+            if needle in line:
+                record = _parse(line)
+                if isinstance(record, AuditRecord) and record.id == record_id:
+                    return record
+        raise AuditRecordNotFoundError(f"no audit record {record_id!r} in {self.path}",
+                                       record_id=record_id)
+
+    def tail(self, n: int) -> list[AuditRecord]:
+        """The last ``n`` readable records, oldest first."""
+        if n <= 0:
+            return []
+        data = self._read_bytes(0)
+        out: list[AuditRecord] = []
+        end = len(data)
+        while end > 0 and len(out) < n:
+            start = data.rfind(b"\n", 0, end - 1) + 1
+            record = _parse(data[start:end].rstrip(b"\n"))
+            if isinstance(record, AuditRecord):
+                out.append(record)
+            end = start
+        return out[::-1]
+
+    def verify(self) -> VerifyReport:
+        """Check every record's hash, the chain, the sequence and the head."""
+        with self._locked():
+            data = self._read_bytes(0)
+            head = self._read_head()
+        problems: list[str] = []
+        hashes: dict[int, str] = {}
+        count, last_seq, last_hash = _check_chain(_lines(data), 0, GENESIS, problems, hashes)
+        if data and not data.endswith(b"\n"):
+            problems.append(f"the last line (after seq {last_seq}) is torn: a write did not "
+                            "finish")
+        if head is None:
+            if self.head_path.exists():
+                problems.append(f"the head file {self.head_path.name} is damaged (a crash "
+                                "mid-write, or an edit); the next append rebuilds it")
+            elif data:
+                problems.append(f"the head file {self.head_path.name} is missing")
+        else:
+            if int(head["seq"]) > last_seq:
+                problems.append(f"records seq {last_seq + 1}..{head['seq']} are missing from "
+                                f"the end (the head says the last is seq {head['seq']})")
+            elif hashes.get(int(head["seq"]), head["hash"]) != head["hash"]:
+                problems.append(f"seq {head['seq']}: its hash differs from the head's")
+            if int(head["size"]) != len(data) and int(head["seq"]) == last_seq:
+                problems.append(f"the log is {len(data)} bytes but its head says {head['size']}")
+        return VerifyReport(ok=not problems, count=count, problems=problems)
+
+    def _read_bytes(self, start: int) -> bytes:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(start)
+                return handle.read()
+        except FileNotFoundError:
+            return b""
+        except OSError as error:
+            raise AuditError(f"cannot read the audit log {self.path}: {error.strerror}",
+                             path=str(self.path)) from None
+
+
+# ---- checking ---------------------------------------------------------------------------
+
+def _check_chain(lines: Iterator[tuple[int, bytes]], seq: int, prev_hash: str,
+                 problems: list[str], hashes: dict[int, str] | None = None,
+                 ) -> tuple[int, int, str]:
+    """Walk records after ``(seq, prev_hash)``; count them, append problems (and note each
+    record's hash in ``hashes``); the last seq and hash reached."""
+    count = 0
+    seen: set[str] = set()
+    for number, line in lines:
+        record = _parse(line)
+        if isinstance(record, str):
+            problems.append(f"line {number} (after seq {seq}): {record}")
+            continue
+        count += 1
+        where = f"seq {record.seq} (id {record.id})"
+        body = json.loads(line)
+        stored = body.pop("hash")
+        if _digest(body) != stored:
+            problems.append(f"{where}: its contents do not match its hash (edited)")
+        if record.seq != seq + 1:
+            problems.append(f"{where}: expected seq {seq + 1} (a record was removed, inserted "
+                            "or moved)")
+        if record.prev_hash != prev_hash:
+            problems.append(f"{where}: prev_hash does not match the record before it (a record "
+                            "was removed, inserted, moved or edited)")
+        if record.id in seen:
+            problems.append(f"{where}: the id appears twice")
+        seen.add(record.id)
+        seq, prev_hash = record.seq, stored
+        if hashes is not None:
+            hashes[seq] = stored
+    return count, seq, prev_hash
+
+
+def _adopt_tail(tail: bytes, head: dict[str, Any]) -> tuple[int, str, list[str]]:
+    """Complete, valid records past the head (a writer died between log and head)."""
+    problems: list[str] = []
+    if not tail.endswith(b"\n"):
+        problems.append("its last line is torn (a write did not finish)")
+        return 0, "", problems
+    _, seq, last = _check_chain(_lines(tail, first_line=0), int(head["seq"]), str(head["hash"]),
+                                problems)
+    return seq, last, problems
+
+
+def _lines(data: bytes, *, first_line: int = 1) -> Iterator[tuple[int, bytes]]:
+    for number, line in enumerate(data.split(b"\n"), start=first_line):
+        if line:
+            yield number, line
+
+
+def _parse(line: bytes) -> AuditRecord | str:
+    """The record on a line, or what is wrong with it."""
+    try:
+        return AuditRecord.model_validate_json(line)
+    except ValidationError as error:
+        if any(e["type"] == "json_invalid" for e in error.errors()):
+            return "not valid JSON (torn or edited)"
+        return f"not an audit record ({_first_problem(error)})"
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+# ---- hashing ----------------------------------------------------------------------------
+
+def _canonical(value: Any, *, sort: bool = True) -> bytes:
+    try:
+        return json.dumps(value, sort_keys=sort, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode()
+    except ValueError as error:
+        raise AuditError(f"an audit record cannot hold {error}",
+                         code="audit.invalid_record") from None
+
+
+def _digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def hash_sql(sql: str) -> str:
+    """SHA-256 of the exact SQL text (UTF-8), hex."""
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
+def hash_result(table: pa.Table) -> str:
+    """SHA-256 over a result's column names, types, NULLs and values, hex.
+
+    Deterministic across runs and processes and independent of how Arrow chunked the rows;
+    column order, types and NULL versus empty or zero all change it.
+    """
+    digest = hashlib.sha256(b"skipper.result.v1")
+    _put(digest, str(table.num_rows).encode())
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        _put(digest, name.encode())
+        _hash_array(digest, column.combine_chunks() if column.num_chunks != 1 else column.chunk(0))
+    return digest.hexdigest()
+
+
+def _put(digest: Any, data: bytes | memoryview) -> None:
+    digest.update(len(data).to_bytes(8, "little"))
+    digest.update(data)
+
+
+_FIXED_WIDTH = (pa.types.is_integer, pa.types.is_floating, pa.types.is_temporal,
+                pa.types.is_decimal, pa.types.is_fixed_size_binary)
+_BINARY_LIKE = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary,
+                pa.types.is_large_binary, pa.types.is_string_view, pa.types.is_binary_view)
+
+
+def _hash_array(digest: Any, array: pa.Array) -> None:
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    kind = array.type
+    _put(digest, str(kind).encode())
+    nulls = np.asarray(array.is_null(), dtype=bool)
+    _put(digest, np.packbits(nulls).tobytes())
+    if pa.types.is_boolean(kind):
+        array, kind = pc.cast(array, pa.uint8()), pa.uint8()
+    if any(test(kind) for test in _FIXED_WIDTH):
+        width = kind.byte_width
+        data = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+        values = data[array.offset * width:(array.offset + len(array)) * width].reshape(-1, width)
+        if nulls.any():
+            values = values.copy()
+            values[nulls] = 0
+        _put(digest, values.tobytes())
+    elif any(test(kind) for test in _BINARY_LIKE):
+        filled = pc.fill_null(array.cast(pa.large_binary()), b"")
+        offsets = np.frombuffer(filled.buffers()[1], dtype=np.int64)[
+            filled.offset:filled.offset + len(filled) + 1]
+        _put(digest, np.diff(offsets).tobytes())
+        if len(filled):
+            _put(digest, memoryview(filled.buffers()[2])[offsets[0]:offsets[-1]])
+    elif not pa.types.is_null(kind):
+        _put(digest, json.dumps(array.to_pylist(), default=_plain, ensure_ascii=False,
+                                separators=(",", ":")).encode())
+
+
+def _plain(value: Any) -> Any:
+    """Nested values JSON does not know, as unambiguous strings (the type is hashed too)."""
+    if isinstance(value, (datetime, date, clock_time)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, timedelta)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return repr(value)
+
+
+# ---- ids and files ----------------------------------------------------------------------
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+
+
+def new_id() -> str:
+    """16 characters: wall-clock milliseconds then 30 random bits, so ids sort by time."""
+    number = (_time.time_ns() // 1_000_000) << 30 | secrets.randbits(30)
+    chars = []
+    for _ in range(16):
+        number, digit = divmod(number, 32)
+        chars.append(_ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+def _lock_file(fd: int, path: Path) -> None:
+    """Take an exclusive ``flock`` on ``fd`` (processes; threads share ``_thread_lock``),
+    waiting up to ``_LOCK_TIMEOUT_S``."""
+    deadline = _time.monotonic() + _LOCK_TIMEOUT_S
+    pause = 0.0005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if _time.monotonic() > deadline:
+                raise AuditError(f"another writer has held the audit log lock {path} for over "
+                                 f"{_LOCK_TIMEOUT_S:g} s", code="audit.locked") from None
+            _time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _unwritable(path: Path, error: OSError) -> AuditError:
+    return AuditError(
+        f"cannot write the audit log at {path}: {error.strerror or error}. Nothing is answered "
+        "without its audit record; fix the permissions or pass another audit log path.",
+        code="audit.unwritable", path=str(path))
