@@ -1,0 +1,62 @@
+"""`skipper ask` in a real subprocess: a summary and rows, or exit code 3 when it cannot answer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Until the lead registers `ask` in skipper/cli/__init__.py, register it here the same way.
+RUN = ("import sys; from skipper.cli import app; from skipper.cli import ask_cmd\n"
+       "if not any(c.name == 'ask' for c in app.registered_commands): ask_cmd.register(app)\n"
+       "sys.argv[0] = 'skipper'; app()")
+
+pytest.importorskip("skipper.app")
+
+
+def ask(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", RUN, "ask", *args, "--catalog", str(ROOT / "catalog"),
+               "--database", str(database)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def lake(demo_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the demo lake, so this module's audit log stays beside its own copy."""
+    copy = tmp_path_factory.mktemp("ask") / "lake.duckdb"
+    copy.write_bytes(demo_database.read_bytes())
+    return copy
+
+
+def test_ask_json_answers_with_a_summary(lake: Path) -> None:
+    done = ask("accounts by plan", "--json", database=lake)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["status"] == "ok"
+    assert answer["summary"].endswith(".")
+    assert sorted(row[0] for row in answer["rows"]) == ["business", "enterprise", "free", "pro"]
+    assert sum(row[1] for row in answer["rows"]) == 2000
+
+
+def test_ask_human_output_has_summary_table_and_sql(lake: Path) -> None:
+    done = ask("tickets by priority", database=lake)
+    assert done.returncode == 0, done.stderr
+    assert "has the most tickets" in done.stdout
+    assert "SELECT" in done.stdout and "support_tickets" in done.stdout
+
+
+@pytest.mark.parametrize("question", ["what is the average salary of employees?",
+                                      "drop the accounts table"])
+def test_cannot_answer_exits_3_with_suggestions(lake: Path, question: str) -> None:
+    done = ask(question, "--json", database=lake)
+    assert done.returncode == 3, done.stdout + done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["status"] == "cannot_answer"
+    assert payload["message"] and payload["suggestions"]
+    human = ask(question, database=lake)
+    assert human.returncode == 3
+    assert "Cannot answer" in human.stdout and "Traceback" not in human.stderr
