@@ -1,1 +1,6 @@
 """The guard: nothing reaches an engine unless it is one read-only query over catalog tables."""
+
+from skipper.guard.context import GuardContext, TableRef
+from skipper.guard.guard import RULES, Guard, GuardedQuery, Rule
+
+__all__ = ["RULES", "Guard", "GuardContext", "GuardedQuery", "Rule", "TableRef"]

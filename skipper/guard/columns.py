@@ -1,0 +1,111 @@
+"""Rule: every column exists; qualify a copy of the tree against the catalog to prove it.
+
+The executed tree is left as written: qualification rewrites stars, aliases and USING joins,
+which DuckDB would name and order differently. The qualified copy is ``ctx.analysed``.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, SqlglotError
+from sqlglot.optimizer.qualify import qualify
+
+from skipper.errors import ParseError, UnknownColumnError
+from skipper.guard.context import GuardContext
+
+
+def qualify_columns(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
+    analysed = tree.copy()
+    _point_at_catalog_tables(tree, analysed, ctx)
+    pivots = [p for p in analysed.find_all(exp.Pivot) if p.args.get("this") is not None]
+    for pivot in pivots:
+        _check_pivot_columns(pivot, ctx)
+        _read_whole_source(pivot)
+    try:
+        ctx.analysed = qualify(
+            analysed,
+            schema=ctx.schema,
+            dialect=ctx.dialect,
+            # a PIVOT statement's output columns depend on the data: nothing outside it can
+            # be checked before DuckDB runs it
+            validate_qualify_columns=not pivots,
+            quote_identifiers=False,
+            identify=False,
+        )
+    except OptimizeError as error:
+        raise _column_error(error, ctx) from None
+    except SqlglotError as error:
+        raise ParseError(f"the query cannot be analysed: {_first_line(error)}") from None
+    return tree
+
+
+def _point_at_catalog_tables(
+    tree: exp.Expression, analysed: exp.Expression, ctx: GuardContext
+) -> None:
+    """Spell each catalog table in the copy as ``schema.table`` so the schema lookup is exact."""
+    refs = {id(ref.node): ref.table for ref in ctx.table_refs}
+    if not refs:
+        return
+    for original, copied in zip(tree.walk(), analysed.walk(), strict=True):
+        table = refs.get(id(original))
+        if table is not None and isinstance(copied, exp.Table):
+            copied.set("this", exp.to_identifier(table.name))
+            copied.set("db", exp.to_identifier(table.db_schema))
+            copied.set("catalog", None)
+
+
+def _check_pivot_columns(pivot: exp.Pivot, ctx: GuardContext) -> None:
+    """The columns a ``PIVOT t ON ... USING ... GROUP BY ...`` statement names exist in ``t``."""
+    source = pivot.this
+    if not isinstance(source, exp.Table) or not source.args.get("db"):
+        return  # a CTE or subquery: its columns are checked where it is defined
+    table = ctx.catalog.find_table(source.name)
+    if table is None:
+        return
+    for key in ("expressions", "using", "group"):
+        parts = pivot.args.get(key)
+        for part in parts if isinstance(parts, list) else [parts]:
+            if not isinstance(part, exp.Expression):
+                continue
+            for column in part.find_all(exp.Column):
+                if table.column(column.name) is None:
+                    raise UnknownColumnError(
+                        f"column {column.name!r} is not in {table.name}; check the spelling "
+                        "against the catalog",
+                        column=column.name,
+                    )
+
+
+def _read_whole_source(pivot: exp.Pivot) -> None:
+    """Stand in ``SELECT * FROM source`` for the PIVOT statement, which qualify cannot read.
+
+    A PIVOT statement groups by every column it does not pivot, so it reads its whole source.
+    """
+    select = exp.select("*").from_(pivot.this)
+    with_ = pivot.args.get("with_")
+    if with_ is not None:
+        select.set("with_", with_)
+    pivot.replace(select)
+
+
+def _column_error(error: OptimizeError, ctx: GuardContext) -> UnknownColumnError:
+    message = _first_line(error)
+    column = ""
+    if message.startswith("Column '") and "'" in message[8:]:
+        column = message[8 : message.index("'", 8)]
+    elif message.startswith("Unknown column: "):
+        column = message.removeprefix("Unknown column: ").strip()
+    tables = ", ".join(ctx.tables) or "the query's tables"
+    if column:
+        return UnknownColumnError(
+            f"column {column!r} is not in {tables} (nor an alias the query defines); "
+            "check the spelling against the catalog",
+            column=column,
+        )
+    return UnknownColumnError(f"the query's columns do not check out: {message}")
+
+
+def _first_line(error: SqlglotError) -> str:
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    return first.split(". Line:")[0]

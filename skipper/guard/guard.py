@@ -1,0 +1,161 @@
+"""The guard's front: parse once, run the rules in order, hand back the tree to execute."""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from threading import Lock
+
+from sqlglot import exp
+from sqlglot.schema import MappingSchema
+
+from skipper.catalog import Catalog
+from skipper.errors import GuardError, NotReadOnlyError, TooComplexError
+from skipper.guard.columns import qualify_columns
+from skipper.guard.comments import drop_comments
+from skipper.guard.context import GuardContext
+from skipper.guard.functions import allowed_functions
+from skipper.guard.lineage import record_lineage
+from skipper.guard.parse import MAX_DEPTH, MAX_SQL_CHARS, parse_statements
+from skipper.guard.read_only import read_only
+from skipper.guard.relation_statement import select_from_relation
+from skipper.guard.row_cap import cap_rows
+from skipper.guard.single_statement import single_statement
+from skipper.guard.table_functions import no_table_functions
+from skipper.guard.tables import catalog_tables_only
+
+Rule = Callable[[exp.Expression, GuardContext], exp.Expression]
+
+RULES: tuple[Rule, ...] = (
+    single_statement,
+    read_only,
+    drop_comments,
+    select_from_relation,
+    no_table_functions,
+    catalog_tables_only,
+    allowed_functions,
+    qualify_columns,
+    record_lineage,
+    cap_rows,
+)
+"""The guard's whole policy, in order. Each rule raises a GuardError or returns the tree."""
+
+
+@dataclass
+class GuardedQuery:
+    """A query the guard accepted: the tree to run, its exact SQL, and what it reads."""
+
+    tree: exp.Query
+    sql: str
+    tables: list[str]
+    columns: dict[str, list[str]]
+    rewrites: list[str] = field(default_factory=list)
+    analysed: exp.Expression | None = None
+    max_rows: int | None = None
+    user: str | None = None
+
+    def copy(self) -> GuardedQuery:
+        """A copy whose trees and lists can be changed without touching this one."""
+        return GuardedQuery(
+            tree=self.tree.copy(),
+            sql=self.sql,
+            tables=list(self.tables),
+            columns={table: list(columns) for table, columns in self.columns.items()},
+            rewrites=list(self.rewrites),
+            analysed=self.analysed.copy() if self.analysed is not None else None,
+            max_rows=self.max_rows,
+            user=self.user,
+        )
+
+
+class Guard:
+    """Checks SQL against a catalog: one read query over catalog tables, or a typed refusal."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        dialect: str = "duckdb",
+        *,
+        database: str | None = None,
+        max_rows: int | None = None,
+        rules: tuple[Rule, ...] = RULES,
+        cache_size: int = 256,
+        max_sql_chars: int = MAX_SQL_CHARS,
+        max_depth: int = MAX_DEPTH,
+    ) -> None:
+        """``database`` is the name DuckDB gives the opened file (its stem, e.g. ``lake`` for
+        ``lake.duckdb``), so ``lake.accounts`` and ``lake.main.accounts`` are recognised."""
+        if max_rows is not None and max_rows < 0:
+            raise ValueError("max_rows must be zero or more")
+        self.catalog = catalog
+        self.dialect = dialect
+        self.database = database
+        self.max_rows = max_rows
+        self.rules = rules
+        self.max_sql_chars = max_sql_chars
+        self.max_depth = max_depth
+        tables: dict[str, object] = dict(catalog.schema())
+        self.schema = MappingSchema(tables, dialect=dialect, normalize=True)
+        self._cache: OrderedDict[tuple[str, str | None, str], GuardedQuery] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = Lock()
+
+    def check(self, sql: str, user: str | None = None) -> GuardedQuery:
+        """The guarded query for ``sql``, or a GuardError subclass saying what to change."""
+        key = (sql, user, self.catalog.version)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+        if cached is not None:
+            return cached.copy()
+        guarded = self._check(sql, user)
+        with self._lock:
+            self._cache[key] = guarded
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return guarded.copy()
+
+    def context(self, sql: str = "", user: str | None = None) -> GuardContext:
+        """A fresh context for running rules by hand (tests, or one rule at a time)."""
+        return GuardContext(
+            catalog=self.catalog,
+            dialect=self.dialect,
+            schema=self.schema,
+            sql_text=sql,
+            user=user,
+            database=self.database,
+            max_rows=self.max_rows,
+        )
+
+    def _check(self, sql: str, user: str | None) -> GuardedQuery:
+        ctx = self.context(sql, user)
+        try:
+            ctx.statements = parse_statements(
+                sql, self.dialect, max_chars=self.max_sql_chars, max_depth=self.max_depth
+            )
+            tree = ctx.statements[0]
+            for rule in self.rules:
+                tree = rule(tree, ctx)
+            text = tree.sql(dialect=self.dialect)
+        except GuardError:
+            raise
+        except RecursionError:
+            raise TooComplexError(
+                "the query is nested too deeply to check safely; flatten it (use CTEs instead "
+                "of deeply nested subqueries or expressions)"
+            ) from None
+        if not isinstance(tree, exp.Query):
+            raise NotReadOnlyError("only read queries are allowed (SELECT, WITH, FROM ...)")
+        return GuardedQuery(
+            tree=tree,
+            sql=text,
+            tables=list(ctx.tables),
+            columns=copy.deepcopy(ctx.columns),
+            rewrites=list(ctx.rewrites),
+            analysed=ctx.analysed,
+            max_rows=ctx.max_rows,
+            user=user,
+        )

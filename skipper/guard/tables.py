@@ -1,0 +1,127 @@
+"""Rule: every table the query reads is a catalog table; CTEs may not borrow a catalog table's name.
+
+Which name is a CTE and which is a stored table is decided the way DuckDB decides it (innermost
+visible WITH wins; a CTE sees only the CTEs before it; a recursive CTE sees itself only in the
+recursive arm of its UNION), not the way sqlglot's scope module does: the two differ for a CTE
+that reads a table of its own name, and that difference would let a query reach a table the
+catalog does not list.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from skipper.catalog import Table
+from skipper.errors import UnknownTableError
+from skipper.guard.context import GuardContext, TableRef
+
+DEFAULT_SCHEMA = "main"
+
+
+def catalog_tables_only(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
+    ctes = [cte for cte in tree.find_all(exp.CTE)]
+    ctx.cte_names = {cte.alias_or_name.lower() for cte in ctes}
+    for cte in ctes:
+        if ctx.catalog.find_table(cte.alias_or_name) is not None:
+            raise UnknownTableError(
+                f"the CTE name {cte.alias_or_name!r} is also a catalog table; rename the CTE",
+                table=cte.alias_or_name,
+            )
+    for node in tree.find_all(exp.Table):
+        if not isinstance(node.this, exp.Identifier):
+            continue  # row generators in FROM (range, unnest): no_table_functions vetted them
+        if not node.args.get("db") and not node.args.get("catalog") and _is_cte_reference(node):
+            continue
+        ctx.table_refs.append(TableRef(node=node, table=_catalog_table(node, ctx)))
+    ctx.tables = sorted({ref.table.name for ref in ctx.table_refs})
+    return tree
+
+
+def _catalog_table(node: exp.Table, ctx: GuardContext) -> Table:
+    """The catalog table a stored-table reference names, if DuckDB would resolve it to one."""
+    name, schema, database = node.name, node.args.get("db"), node.args.get("catalog")
+    table = ctx.catalog.find_table(name) if name.isascii() else None
+    spelled = ".".join(part.name for part in (database, schema, node.this) if part is not None)
+    if table is None:
+        raise UnknownTableError(
+            f"table {spelled!r} is not in the catalog; query only the catalog's tables",
+            table=spelled,
+        )
+    table_schema = table.db_schema.lower()
+    if database is not None:
+        if ctx.database is None or database.name.lower() != ctx.database.lower():
+            raise UnknownTableError(
+                f"table {spelled!r} is outside this database; write {_spelling(table)}",
+                table=spelled,
+            )
+        if schema is None and table_schema != DEFAULT_SCHEMA:
+            raise UnknownTableError(
+                f"table {spelled!r} is not in the catalog; write {_spelling(table)}", table=spelled
+            )
+    if schema is not None:
+        qualifier = schema.name.lower()
+        database_only = (
+            database is None
+            and ctx.database is not None
+            and qualifier == ctx.database.lower()
+            and table_schema == DEFAULT_SCHEMA
+        )
+        if qualifier != table_schema and not database_only:
+            raise UnknownTableError(
+                f"table {spelled!r} is not in the catalog; write {_spelling(table)}", table=spelled
+            )
+    elif table_schema != DEFAULT_SCHEMA:
+        raise UnknownTableError(
+            f"table {name!r} lives in schema {table.db_schema!r}; write {_spelling(table)}",
+            table=spelled,
+        )
+    return table
+
+
+def _spelling(table: Table) -> str:
+    if table.db_schema.lower() == DEFAULT_SCHEMA:
+        return table.name
+    return f"{table.db_schema}.{table.name}"
+
+
+def _is_cte_reference(node: exp.Table) -> bool:
+    """Whether DuckDB binds this unqualified table name to a CTE visible at this point."""
+    name = node.name.lower()
+    child: exp.Expr = node
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, exp.With):
+            cte = child if isinstance(child, exp.CTE) else None
+            if cte is not None and _sees_in_own_with(node, cte, parent, name):
+                return True
+        else:
+            with_ = parent.args.get("with_")
+            if (
+                isinstance(with_, exp.With)
+                and with_ is not child
+                and any(c.alias_or_name.lower() == name for c in with_.expressions)
+            ):
+                return True
+        child, parent = parent, parent.parent
+    return False
+
+
+def _sees_in_own_with(node: exp.Table, cte: exp.CTE, with_: exp.With, name: str) -> bool:
+    """Inside a CTE body: the CTEs before it, and itself only in a recursive UNION's last arm."""
+    for earlier in with_.expressions:
+        if earlier is cte:
+            break
+        if earlier.alias_or_name.lower() == name:
+            return True
+    if cte.alias_or_name.lower() != name or not with_.args.get("recursive"):
+        return False
+    body = cte.this
+    if not isinstance(body, exp.SetOperation):
+        return False
+    recursive_arm = body.expression
+    ancestor: exp.Expr | None = node
+    while ancestor is not None and ancestor is not cte:
+        if ancestor is recursive_arm:
+            return True
+        ancestor = ancestor.parent
+    return False
