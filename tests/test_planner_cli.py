@@ -15,7 +15,7 @@ RUN = ("import sys; from skipper.cli import app; from skipper.cli import ask_cmd
        "if not any(c.name == 'ask' for c in app.registered_commands): ask_cmd.register(app)\n"
        "sys.argv[0] = 'skipper'; app()")
 
-pytest.importorskip("skipper.app")
+pytest.importorskip("skipper.app", exc_type=ImportError)
 
 
 def ask(*args: str, database: Path) -> subprocess.CompletedProcess[str]:

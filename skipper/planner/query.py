@@ -110,6 +110,8 @@ class Comparison(_Model):
         unit = _calendar_unit(current, start, end)
         if unit is not None:  # last month -> the month before; this month to date -> same days
             before = period_start(start - timedelta(days=1), unit)
+            if end == period_end(start, unit):
+                return before, period_end(before, unit)
             return before, min(before + (end - start), period_end(before, unit))
         days = (end - start).days + 1
         return start - timedelta(days=days), start - timedelta(days=1)

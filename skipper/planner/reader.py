@@ -46,6 +46,7 @@ class Intent:
     segments: list[Mention] = field(default_factory=list)
     removals: list[Mention] = field(default_factory=list)
     removed_grains: list[Grain] = field(default_factory=list)
+    versus: list[tuple[Item, Item]] = field(default_factory=list)  # "EU vs NA"
     includes: list[Mention] = field(default_factory=list)
     time_range: TimeRange | None = None
     compare: bool = False
@@ -126,7 +127,11 @@ class Reader:
             intent.direction = "desc" if kind == "most" else "asc"
             intent.superlative = True
         elif kind == "compare":
-            intent.compare = True
+            pair = self._versus(index)
+            if pair is not None:
+                intent.versus.append(pair)
+            else:
+                intent.compare = True
         elif kind in ("previous_period", "previous_year"):
             intent.compare, intent.compare_kind = True, kind
         elif kind == "time":
@@ -141,6 +146,12 @@ class Reader:
         assert item.time is not None
         if index in self.bound:
             return
+        rel = item.time.relative
+        if self.mode == "by" and self.by_run == 0 and rel is not None and rel.kind == "last_n":
+            # "in each of the last 3 months": the period, and its months
+            if not any(b.grain == rel.unit and not b.meanings for b in intent.breakdowns):
+                intent.breakdowns.append(Mention(item, set(), grain=rel.unit))
+            self.mode = None
         if intent.compare and intent.time_range is not None and intent.compare_range is None:
             intent.compare_range = item.time
         elif intent.time_range is None:
@@ -152,6 +163,18 @@ class Reader:
                 f"the question names two periods ({intent.time_range.label} and {item.text}); "
                 "ask about one, or say 'compared to' for a comparison"
             )
+
+    def _versus(self, index: int) -> tuple[Item, Item] | None:
+        """"EU vs NA": two values side by side, not a comparison of periods."""
+        if not 0 < index < len(self.items) - 1:
+            return None
+        left, right = self.items[index - 1], self.items[index + 1]
+        if left.kind == right.kind == "term":
+            left_dims = {m.name for m in left.meanings if m.kind == "value"}
+            right_dims = {m.name for m in right.meanings if m.kind == "value"}
+            if left_dims & right_dims:
+                return left, right
+        return None
 
     def _grain(self, index: int, item: Item) -> None:
         intent = self.intent

@@ -69,6 +69,7 @@ class Resolver:
         self._removals(base, intent, tables)
         self._breakdowns(base, intent, tables, replace=intent.instead and previous is not None)
         self._filters(base, intent, tables)
+        self._versus(base, intent, tables)
         self._segments(base, intent, tables)
         self._period(base, intent)
         self._ranking(base, intent)
@@ -269,6 +270,15 @@ class Resolver:
                 return
         query.filters.append(Filter(dimension=dimension, op="not in" if negate else "in",
                                     values=values))
+
+    def _versus(self, query: SemanticQuery, intent: Intent, tables: list[str]) -> None:
+        """"requests in EU vs NA": filter to both and show them side by side."""
+        for left, _ in intent.versus:
+            chosen = self.pick(Mention(left, {m for m in left.meanings if m.kind == "value"}),
+                               tables, to_one=True, what="a breakdown")
+            meaning = chosen[0] if isinstance(chosen, list) else chosen
+            if all(b.dimension != meaning.name for b in query.breakdowns):
+                query.breakdowns.append(Breakdown(dimension=meaning.name))
 
     def _segments(self, query: SemanticQuery, intent: Intent, tables: list[str]) -> None:
         for mention in intent.segments:

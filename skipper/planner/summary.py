@@ -9,7 +9,7 @@ from typing import Any
 from skipper.catalog import Catalog
 from skipper.errors import SkipperError
 from skipper.planner.compiler import CHANGE_PCT, PREVIOUS
-from skipper.planner.query import Filter, SemanticQuery, TimeRange
+from skipper.planner.query import Filter, SemanticQuery, TimeRange, period_end
 from skipper.planner.terms import Terms
 
 
@@ -34,6 +34,8 @@ def period_words(time_range: TimeRange, today: date) -> str:
         return f"on {start.isoformat()}"
     if start == date(start.year, 1, 1) and end == date(start.year, 12, 31):
         return f"in {start.year}"
+    if start.day == 1 and end == period_end(start, "month"):
+        return f"in {start.strftime('%B %Y')}"
     return f"from {start.isoformat()} to {end.isoformat()}"
 
 
@@ -52,8 +54,9 @@ def describe(query: SemanticQuery, catalog: Catalog, terms: Terms, today: date) 
                                         for b in query.breakdowns))
     parts.append(_join(_qualifiers(query, terms, today)))
     if query.time_range is not None:
-        parts.append(f"{period_words(query.time_range, today)} "
-                     f"({_dates(query.time_range, today)})")
+        words = period_words(query.time_range, today)
+        dates = _dates(query.time_range, today)
+        parts.append(words if dates in words else f"{words} ({dates})")
     if query.compare is not None and query.time_range is not None:
         start, end = query.compare.resolve(query.time_range, today)
         parts.append(f"compared with {start.isoformat()} to {end.isoformat()}")
@@ -62,7 +65,7 @@ def describe(query: SemanticQuery, catalog: Catalog, terms: Terms, today: date) 
         parts.append(f"{'highest' if order.direction == 'desc' else 'lowest'} "
                      f"{_column_label(order.by, terms)} first")
     if query.limit is not None:
-        parts.append(f"first {query.limit} rows")
+        parts.append("first row" if query.limit == 1 else f"first {query.limit} rows")
     text = ", ".join(p for p in parts if p)
     return text[0].upper() + text[1:] + "."
 
