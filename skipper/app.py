@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from skipper.annotate import annotate
+import pyarrow as pa
+
+from skipper.annotate import Lineage, annotate
 from skipper.answer import Answer
 from skipper.audit import AuditLog, AuditRecord, hash_result, hash_sql
 from skipper.catalog import Catalog
@@ -18,6 +21,9 @@ from skipper.engine import Engine, Result
 from skipper.errors import ConfigError, EngineError, GuardError, SkipperError
 from skipper.freshness import FreshnessMonitor
 from skipper.guard import Guard, GuardedQuery
+
+if TYPE_CHECKING:
+    from skipper.planner import CatalogPlanner, Plan, SemanticQuery
 
 
 def skipper_home() -> Path:
@@ -219,6 +225,64 @@ class Skipper:
             error={"code": error.code, "message": error.message},
         )
 
+    # ---- the question path -------------------------------------------------------------
+    @functools.cached_property
+    def planner(self) -> CatalogPlanner:
+        """The offline catalog planner (built once: it indexes the catalog's vocabulary)."""
+        from skipper.planner import CatalogPlanner
+
+        return CatalogPlanner(self.catalog, self.clock)
+
+    def ask(
+        self,
+        question: str,
+        user: str | None = None,
+        *,
+        planner: str = "auto",
+        previous: SemanticQuery | None = None,
+    ) -> Answer:
+        """Answer a plain-English question. Never raises for a question it cannot map: the
+        Answer's ``status`` is then ``"cannot_answer"`` with the words it did not understand
+        and the closest catalog terms. Refusals of the SQL itself still raise."""
+        if planner not in {"auto", "catalog"}:
+            raise ConfigError(f"unknown planner {planner!r}; use 'auto' or 'catalog'",
+                              code="config.unknown_planner")
+        user = user if user is not None else self.user
+        started = time.perf_counter()
+        plan = self.planner.plan(question, previous=previous)
+        planned = time.perf_counter()
+        if plan.status != "ok" or plan.sql is None:
+            return self._cannot_answer(plan, user, started)
+        answer = self.sql(plan.sql, user=user, question=question, planner=plan.planner,
+                          semantic_query=plan.semantic_query)
+        answer.summary = self.planner.summarize(plan, answer.columns, answer.rows,
+                                                answer.row_count)
+        answer.message = plan.message or None
+        answer.timings = {"plan_ms": round((planned - started) * 1000, 3), **answer.timings}
+        return answer
+
+    def session(self, user: str | None = None) -> Session:
+        """A conversation: each question may refine the previous one ("now by region")."""
+        return Session(self, user=user)
+
+    def _cannot_answer(self, plan: Plan, user: str | None, started: float) -> Answer:
+        message = plan.message or "The question cannot be answered from the catalog."
+        record = self.audit.append(
+            user=user, question=plan.question, planner=plan.planner, sql="",
+            sql_hash=hash_sql(""), catalog_version=self.catalog.version, tables=[], columns={},
+            row_count=0, duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            outcome="refused", error={"code": "planner.cannot_answer", "message": message},
+            extra={"unknown_words": plan.unknown_words, "suggestions": plan.suggestions},
+        )
+        return Answer(
+            sql="", table=pa.table({}), row_count=0, truncated=False,
+            lineage=Lineage(tables=[], columns={}), caveats=[], freshness={}, sampling=[],
+            audit_id=record.id,
+            timings={"total_ms": round((time.perf_counter() - started) * 1000, 3)},
+            user=user, status="cannot_answer", question=plan.question, planner=plan.planner,
+            message=message, suggestions=list(plan.suggestions),
+        )
+
     def replay(self, audit_id: str) -> ReplayResult:
         """Re-run an audited query's exact SQL and say whether its result hash still matches."""
         record = self.audit.get(audit_id)
@@ -233,6 +297,28 @@ class Skipper:
         digest = hash_result(answer.table)
         return ReplayResult(record=record, matches=digest == record.result_hash,
                             result_hash=digest, row_count=answer.row_count, answer=answer)
+
+
+class Session:
+    """Follow-up questions: each turn refines the last answered semantic query."""
+
+    def __init__(self, skipper: Skipper, *, user: str | None = None) -> None:
+        self.skipper = skipper
+        self.user = user
+        self.answers: list[Answer] = []
+
+    @property
+    def semantic_query(self) -> SemanticQuery | None:
+        """The semantic query of the last answered turn (what a follow-up refines)."""
+        for answer in reversed(self.answers):
+            if answer.status == "ok" and answer.semantic_query is not None:
+                return answer.semantic_query  # type: ignore[no-any-return]
+        return None
+
+    def ask(self, question: str) -> Answer:
+        answer = self.skipper.ask(question, user=self.user, previous=self.semantic_query)
+        self.answers.append(answer)
+        return answer
 
 
 def _timings(
