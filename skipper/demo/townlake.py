@@ -37,6 +37,8 @@ from skipper.demo.vocabulary import (
 )
 
 HISTORY_DAYS = 90
+MIGRATIONS_TODAY = 5  # big sites that join on the as-of day and are active at once
+INCIDENT_TICKETS = 8  # P1 tickets per scale unit opened during an as-of-day incident
 SAMPLE_INTERVAL = 100
 DNS_LAG_DAYS = 8
 ACCOUNTS_PER_SCALE = 2_000
@@ -228,6 +230,14 @@ def _make_domains(world: World) -> None:
     world.base = (
         rng.lognormal(np.log(8_000), 2.1, m) * _TRAFFIC_MULT[world.plan[owner]]
     ).clip(50, 3e9)
+    # A few big sites migrate onto the platform on the as-of day itself and serve traffic at
+    # once, so "domains that signed up today in the Top 100 by traffic" is a real answer.
+    joined_today = np.flatnonzero(signup_day == HISTORY_DAYS - 1)
+    movers = rng.choice(joined_today, size=min(MIGRATIONS_TODAY, len(joined_today)), replace=False)
+    status[movers] = 0
+    world.live_from[movers] = HISTORY_DAYS - 1
+    world.live_until[movers] = HISTORY_DAYS - 1
+    world.base[movers] = np.quantile(world.base, 0.9995) * rng.uniform(1.0, 3.0, len(movers))
     world.object_bytes = rng.lognormal(np.log(30_000), 0.8, m)
     world.cache_ratio = rng.beta(5, 2, m)
     world.threat_rate = rng.beta(1.2, 300, m)
@@ -393,6 +403,21 @@ def support_tickets(world: World) -> pa.Table:
     solved = (closed < world.horizon) & ~stuck
     status = np.where(solved, 2, np.where(stuck | (rng.random(len(account)) < 0.35), 1, 0))
     category = rng.choice(len(TICKET_CATEGORIES), len(account), p=TICKET_CATEGORY_SHARE)
+    # An incident on the as-of day: paying customers open P1 tickets that are still open.
+    burst = INCIDENT_TICKETS * world.scale
+    paying = np.flatnonzero(world.plan >= 2)
+    account = np.concatenate([account, rng.choice(paying, burst)])
+    incident = world.horizon - 86_400 * _SECOND
+    opened = np.concatenate(
+        [opened, incident + rng.integers(8 * 3600, 20 * 3600, burst) * _SECOND]
+    )
+    closed = np.concatenate([closed, np.full(burst, world.horizon)])
+    solved = np.concatenate([solved, np.zeros(burst, dtype=bool)])
+    status = np.concatenate([status, np.where(rng.random(burst) < 0.75, 0, 1)])
+    priority = np.concatenate([priority, np.zeros(burst, dtype=priority.dtype)])
+    category = np.concatenate(
+        [category, np.full(burst, TICKET_CATEGORIES.index("performance"))]
+    )
     order = np.argsort(opened, kind="stable")  # ticket ids grow with opening time
     closed_at = pa.array(
         closed[order].astype("datetime64[us]"), type=pa.timestamp("us"), mask=~solved[order]
