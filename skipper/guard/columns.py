@@ -15,28 +15,44 @@ from skipper.guard.context import GuardContext
 
 
 def qualify_columns(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
+    analysed, pivoted = _analysis_copy(tree, ctx)
+    try:
+        ctx.analysed = _qualify(analysed, ctx, columns=True, validate=not pivoted)
+    except OptimizeError as error:
+        if not pivoted:
+            raise _column_error(error, ctx) from None
+        # A PIVOT statement's output columns depend on the data, so what reads them cannot be
+        # checked before DuckDB runs it: qualify the tables only, and leave columns to DuckDB.
+        analysed, _ = _analysis_copy(tree, ctx)
+        ctx.analysed = _qualify(analysed, ctx, columns=False, validate=False)
+    except SqlglotError as error:
+        raise ParseError(f"the query cannot be analysed: {_first_line(error)}") from None
+    return tree
+
+
+def _analysis_copy(tree: exp.Expression, ctx: GuardContext) -> tuple[exp.Expression, bool]:
+    """A copy to qualify, and whether it held a PIVOT statement (checked, then stood in for)."""
     analysed = tree.copy()
     _point_at_catalog_tables(tree, analysed, ctx)
     pivots = [p for p in analysed.find_all(exp.Pivot) if p.args.get("this") is not None]
     for pivot in pivots:
         _check_pivot_columns(pivot, ctx)
         _read_whole_source(pivot)
-    try:
-        ctx.analysed = qualify(
-            analysed,
-            schema=ctx.schema,
-            dialect=ctx.dialect,
-            # a PIVOT statement's output columns depend on the data: nothing outside it can
-            # be checked before DuckDB runs it
-            validate_qualify_columns=not pivots,
-            quote_identifiers=False,
-            identify=False,
-        )
-    except OptimizeError as error:
-        raise _column_error(error, ctx) from None
-    except SqlglotError as error:
-        raise ParseError(f"the query cannot be analysed: {_first_line(error)}") from None
-    return tree
+    return analysed, bool(pivots)
+
+
+def _qualify(
+    analysed: exp.Expression, ctx: GuardContext, *, columns: bool, validate: bool
+) -> exp.Expression:
+    return qualify(
+        analysed,
+        schema=ctx.schema,
+        dialect=ctx.dialect,
+        qualify_columns=columns,
+        validate_qualify_columns=validate,
+        quote_identifiers=False,
+        identify=False,
+    )
 
 
 def _point_at_catalog_tables(
@@ -46,9 +62,13 @@ def _point_at_catalog_tables(
     refs = {id(ref.node): ref.table for ref in ctx.table_refs}
     if not refs:
         return
-    for original, copied in zip(tree.walk(), analysed.walk(), strict=True):
-        table = refs.get(id(original))
-        if table is not None and isinstance(copied, exp.Table):
+    pairs = [
+        (refs[id(original)], copied)
+        for original, copied in zip(tree.walk(), analysed.walk(), strict=True)
+        if id(original) in refs
+    ]
+    for table, copied in pairs:
+        if isinstance(copied, exp.Table):
             copied.set("this", exp.to_identifier(table.name))
             copied.set("db", exp.to_identifier(table.db_schema))
             copied.set("catalog", None)

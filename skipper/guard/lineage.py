@@ -41,15 +41,17 @@ class _Lineage:
                 source = _source(scope, column.table)
                 if isinstance(source, exp.Table):
                     self.read(source, column.name)
-            elif column.name in scope.sources:
-                source = scope.sources[column.name]
-                if isinstance(source, exp.Table):
-                    self.whole(source)
-            else:
+            elif column.name not in scope.sources:
                 for source in _tables_of(scope):
                     self.read(source, column.name)
         for node in walk_in_scope(scope.expression):
-            if isinstance(node, exp.Columns):
+            if isinstance(node, exp.TableColumn) or (
+                isinstance(node, exp.Column) and not node.table and node.name in scope.sources
+            ):
+                source = _source(scope, node.name)
+                if isinstance(source, exp.Table):
+                    self.whole(source)  # a whole-row reference: SELECT t FROM t, to_json(t)
+            elif isinstance(node, exp.Columns):
                 self._columns_expression(scope, node)
             elif isinstance(node, exp.Star) and isinstance(node.parent, exp.Select):
                 self._star(scope, "")

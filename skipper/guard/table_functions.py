@@ -24,7 +24,11 @@ _PATH_CHARACTERS = frozenset("./\\:*?~")
 
 def no_table_functions(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
     for node in tree.walk():
-        if isinstance(node, exp.Func) and isinstance(node.parent, _TABLE_POSITIONS):
+        if (
+            isinstance(node, exp.Func)
+            and isinstance(node.parent, _TABLE_POSITIONS)
+            and node.arg_key == "this"
+        ):
             if not _is_row_generator(node):
                 name = _function_name(node)
                 raise TableFunctionError(
