@@ -1,4 +1,4 @@
-"""The DuckDB engine's own overhead: `DuckDBEngine.execute` against raw DuckDB, same query, same run.
+"""The DuckDB engine's overhead: `DuckDBEngine.execute` against raw DuckDB, same query, same run.
 
     python benchmarks/bench_engine.py [--scales 1 10] [--repeats 21] [--workdir DIR]
 
@@ -64,9 +64,9 @@ QUERIES = {
 }
 
 
-def timed(run: Callable[[], object]) -> float:
+def timed(run: Callable[[str], object], sql: str) -> float:
     started = time.perf_counter()
-    run()
+    run(sql)
     return time.perf_counter() - started
 
 
@@ -93,14 +93,14 @@ def bench_scale(scale: int, repeats: int, workdir: Path) -> None:
     }
     names = list(runners)
     samples: dict[tuple[str, str], list[float]] = {}
-    for query, sql in QUERIES.items():
+    for sql in QUERIES.values():
         for name in names:
             runners[name](sql)  # warm caches on every side once
     for repeat in range(repeats):
         for query, sql in QUERIES.items():
             order = names[repeat % 3:] + names[:repeat % 3]
             for name in order:
-                samples.setdefault((query, name), []).append(timed(lambda: runners[name](sql)))
+                samples.setdefault((query, name), []).append(timed(runners[name], sql))
     process.close()
     thread.close()
     raw.close()

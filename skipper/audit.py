@@ -30,7 +30,6 @@ from skipper.errors import AuditError, AuditRecordNotFoundError, AuditTamperedEr
 GENESIS = "0" * 64
 #: Fields the log assigns; a caller passing one is a mistake.
 _ASSIGNED = frozenset({"id", "seq", "time", "prev_hash", "hash"})
-_LOCK_TIMEOUT_S = 30.0
 _HEAD_BYTES = 160
 
 
@@ -229,7 +228,7 @@ class AuditLog:
             except OSError as error:
                 raise _unwritable(self.lock_path, error) from None
             try:
-                _lock_file(fd, self.lock_path)
+                _lock_file(fd)
                 yield
             finally:
                 os.close(fd)  # closing the descriptor releases the lock
@@ -474,21 +473,12 @@ def new_id() -> str:
     return "".join(reversed(chars))
 
 
-def _lock_file(fd: int, path: Path) -> None:
-    """Take an exclusive ``flock`` on ``fd`` (processes; threads share ``_thread_lock``),
-    waiting up to ``_LOCK_TIMEOUT_S``."""
-    deadline = _time.monotonic() + _LOCK_TIMEOUT_S
-    pause = 0.0005
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if _time.monotonic() > deadline:
-                raise AuditError(f"another writer has held the audit log lock {path} for over "
-                                 f"{_LOCK_TIMEOUT_S:g} s", code="audit.locked") from None
-            _time.sleep(pause)
-            pause = min(pause * 2, 0.02)
+def _lock_file(fd: int) -> None:
+    """Wait for an exclusive ``flock`` on ``fd`` (other processes; threads of this one queue on
+    ``_thread_lock``). Blocking, not polling: the kernel hands the lock to the next waiter as
+    soon as it is released, and releases it by itself if its holder dies, so no lock goes
+    stale. A holder keeps it for one append."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _fsync_directory(directory: Path) -> None:
