@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -418,31 +419,53 @@ _BINARY_LIKE = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary
                 pa.types.is_large_binary, pa.types.is_string_view, pa.types.is_binary_view)
 
 
+@functools.lru_cache(maxsize=512)
+def _layout(kind: pa.DataType) -> tuple[str, bytes]:
+    """How a type's values are hashed, and the type's name as hashed."""
+    if pa.types.is_boolean(kind):
+        layout = "boolean"
+    elif any(test(kind) for test in _FIXED_WIDTH):
+        layout = "fixed"
+    elif any(test(kind) for test in _BINARY_LIKE):
+        layout = "binary"
+    elif pa.types.is_null(kind):
+        layout = "null"
+    else:
+        layout = "nested"
+    return layout, str(kind).encode()
+
+
 def _hash_array(digest: Any, array: pa.Array) -> None:
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
-    kind = array.type
-    _put(digest, str(kind).encode())
-    nulls = np.asarray(array.is_null(), dtype=bool)
-    _put(digest, np.packbits(nulls).tobytes())
-    if pa.types.is_boolean(kind):
-        array, kind = pc.cast(array, pa.uint8()), pa.uint8()
-    if any(test(kind) for test in _FIXED_WIDTH):
-        width = kind.byte_width
-        data = np.frombuffer(array.buffers()[1], dtype=np.uint8)
-        values = data[array.offset * width:(array.offset + len(array)) * width].reshape(-1, width)
-        if nulls.any():
-            values = values.copy()
+    layout, name = _layout(array.type)
+    _put(digest, name)
+    nulls = np.asarray(array.is_null(), dtype=bool) if array.null_count else None
+    _put(digest, np.packbits(nulls).tobytes() if nulls is not None
+         else bytes((len(array) + 7) // 8))
+    if layout == "boolean":
+        array, layout = pc.cast(array, pa.uint8()), "fixed"
+    if layout == "fixed":
+        width = array.type.byte_width
+        buffer = array.buffers()[1]
+        if buffer is None:
+            _put(digest, bytes(len(array) * width))
+            return
+        data = np.frombuffer(buffer, dtype=np.uint8)
+        values = data[array.offset * width:(array.offset + len(array)) * width]
+        if nulls is not None:
+            values = values.reshape(-1, width).copy()
             values[nulls] = 0
         _put(digest, values.tobytes())
-    elif any(test(kind) for test in _BINARY_LIKE):
-        filled = pc.fill_null(array.cast(pa.large_binary()), b"")
+    elif layout == "binary":
+        filled = pc.fill_null(array.cast(pa.large_binary()), b"") if nulls is not None \
+            else array.cast(pa.large_binary())
         offsets = np.frombuffer(filled.buffers()[1], dtype=np.int64)[
             filled.offset:filled.offset + len(filled) + 1]
         _put(digest, np.diff(offsets).tobytes())
-        if len(filled):
-            _put(digest, memoryview(filled.buffers()[2])[offsets[0]:offsets[-1]])
-    elif not pa.types.is_null(kind):
+        data = filled.buffers()[2]
+        _put(digest, memoryview(data)[offsets[0]:offsets[-1]] if len(filled) and data else b"")
+    elif layout == "nested":
         _put(digest, json.dumps(array.to_pylist(), default=_plain, ensure_ascii=False,
                                 separators=(",", ":")).encode())
 

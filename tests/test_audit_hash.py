@@ -98,6 +98,14 @@ def test_hidden_bytes_under_nulls_do_not_matter() -> None:
     assert hash_result(pa.table({"x": with_garbage})) == hash_result(pa.table({"x": clean}))
 
 
+def test_all_null_and_all_empty_columns() -> None:
+    assert hash_result(pa.table({"x": pa.nulls(3, pa.int64())})) == \
+        hash_result(pa.table({"x": pa.array([None, None, None], pa.int64())}))
+    assert hash_result(pa.table({"s": pa.array(["", ""])})) != \
+        hash_result(pa.table({"s": pa.array([None, None], pa.string())}))
+    assert hash_result(pa.table({"n": pa.nulls(2)})) != hash_result(pa.table({"n": pa.nulls(3)}))
+
+
 def test_empty_tables() -> None:
     empty = pa.table({"a": pa.array([], pa.int64())})
     assert hash_result(empty) == hash_result(pa.table({"a": pa.array([], pa.int64())}))
