@@ -144,10 +144,16 @@ def assert_same_result(con: duckdb.DuckDBPyConnection, original: str, guarded: s
     actual_rows = actual.fetchall()
     assert actual_columns == expected_columns
     assert len(actual_rows) == len(expected_rows)
-    if _ordered(con, original):
-        assert _normal(actual_rows) == _normal(expected_rows)
-    else:
-        assert sorted(_normal(actual_rows), key=repr) == sorted(_normal(expected_rows), key=repr)
+    if not _ordered(con, original):
+        actual_rows = sorted(_normal(actual_rows), key=repr)
+        expected_rows = sorted(_normal(expected_rows), key=repr)
+    for got, want in zip(_normal(actual_rows), _normal(expected_rows), strict=True):
+        assert len(got) == len(want)
+        for a, b in zip(got, want, strict=True):
+            if isinstance(a, float) and isinstance(b, float):
+                assert math.isclose(a, b, rel_tol=1e-9), (got, want)  # summation order varies
+            else:
+                assert a == b, (got, want)
 
 
 def _ordered(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
