@@ -4,6 +4,7 @@ as the original SQL on raw DuckDB; each refused case raises the GuardError with 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,7 @@ def guard(lake_catalog: Catalog) -> Guard:
 
 
 @pytest.fixture(scope="session")
-def raw(lake: Path) -> duckdb.DuckDBPyConnection:
+def raw(lake: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(str(lake), read_only=True, config={"threads": 1})
     yield con
     con.close()

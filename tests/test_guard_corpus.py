@@ -3,6 +3,7 @@ and the SQL the guard hands the engine returns exactly what the original returns
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -22,7 +23,7 @@ def demo_guard(demo_catalog: Path, demo_database: Path) -> Guard:
 
 
 @pytest.fixture(scope="module")
-def demo_raw(demo_database: Path) -> duckdb.DuckDBPyConnection:
+def demo_raw(demo_database: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(str(demo_database), read_only=True, config={"threads": 1})
     yield con
     con.close()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 from sqlglot.schema import MappingSchema
 
 from skipper.catalog import Catalog, Table
+
+if TYPE_CHECKING:
+    from skipper.guard.column_names import DuckDBNames
 
 
 @dataclass
@@ -32,6 +36,7 @@ class GuardContext:
     user: str | None = None
     database: str | None = None
     max_rows: int | None = None
+    names: DuckDBNames | None = None
     statements: list[exp.Expression] = field(default_factory=list)
     table_refs: list[TableRef] = field(default_factory=list)
     cte_names: set[str] = field(default_factory=set)

@@ -13,6 +13,7 @@ from sqlglot.schema import MappingSchema
 
 from skipper.catalog import Catalog
 from skipper.errors import GuardError, NotReadOnlyError, TooComplexError
+from skipper.guard.column_names import DuckDBNames, keep_column_names
 from skipper.guard.columns import qualify_columns
 from skipper.guard.comments import drop_comments
 from skipper.guard.context import GuardContext
@@ -38,6 +39,7 @@ RULES: tuple[Rule, ...] = (
     allowed_functions,
     qualify_columns,
     record_lineage,
+    keep_column_names,
     cap_rows,
 )
 """The guard's whole policy, in order. Each rule raises a GuardError or returns the tree."""
@@ -101,6 +103,7 @@ class Guard:
         self._cache: OrderedDict[tuple[str, str | None, str], GuardedQuery] = OrderedDict()
         self._cache_size = cache_size
         self._lock = Lock()
+        self._names = DuckDBNames() if dialect == "duckdb" else None
 
     def check(self, sql: str, user: str | None = None) -> GuardedQuery:
         """The guarded query for ``sql``, or a GuardError subclass saying what to change."""
@@ -128,6 +131,7 @@ class Guard:
             user=user,
             database=self.database,
             max_rows=self.max_rows,
+            names=self._names,
         )
 
     def _check(self, sql: str, user: str | None) -> GuardedQuery:
