@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypedDict
 
 from skipper.clock import Clock, SystemClock
 from skipper.errors import AuditError, AuditRecordNotFoundError, AuditTamperedError
@@ -34,8 +35,10 @@ _ASSIGNED = frozenset({"id", "seq", "time", "prev_hash", "hash"})
 _HEAD_BYTES = 160
 
 
-class AuditErrorInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AuditErrorInfo(TypedDict):
+    """Why a query was refused or failed: the error's stable code and its message."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
     code: str
     message: str
@@ -49,7 +52,7 @@ class AuditRecord(BaseModel):
 
     id: str
     seq: int = Field(ge=1)
-    time: datetime
+    time: str  # ISO 8601, from the log's clock, exactly as stored
     user: str | None = None
     groups: list[str] = Field(default_factory=list)
     question: str | None = None
@@ -124,7 +127,8 @@ class AuditLog:
             seq, prev_hash, size = self._head_for_append()
             try:
                 record = AuditRecord.model_validate({
-                    **fields, "id": new_id(), "seq": seq + 1, "time": self.clock.now(),
+                    **fields, "id": new_id(), "seq": seq + 1,
+                    "time": self.clock.now().isoformat(),
                     "prev_hash": prev_hash, "hash": "",
                 })
             except ValidationError as error:

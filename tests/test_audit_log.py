@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -46,7 +45,7 @@ def test_append_seals_and_chains(tmp_path: Path) -> None:
     assert [r.seq for r in records] == [1, 2, 3]
     assert records[0].prev_hash == GENESIS
     assert [r.prev_hash for r in records[1:]] == [r.hash for r in records[:-1]]
-    assert all(r.time == datetime(2026, 6, 30, 23, 59, 59) for r in records)
+    assert all(r.time == "2026-06-30T23:59:59" for r in records)
     assert records[1].sql_hash == hash_sql("SELECT 2 AS n")
     assert len({r.id for r in records}) == 3 and all(len(r.id) == 16 for r in records)
     assert [r.id[:10] for r in records] == sorted(r.id[:10] for r in records)

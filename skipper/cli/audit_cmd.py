@@ -49,7 +49,7 @@ def list_records(
         return
     table = Table(title=f"{audit.path}", title_justify="left", title_style="dim",
                   box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
-    rows = [(r.id, str(r.seq), r.time.isoformat(sep=" ", timespec="minutes"), r.user or "",
+    rows = [(r.id, str(r.seq), r.time[:16].replace("T", " "), r.user or "",
              r.outcome, f"{r.row_count:,}", " ".join(r.sql.split())) for r in records]
     names = ("id", "seq", "time", "user", "outcome", "rows")
     widths = [max([len(name)] + [len(row[i]) for row in rows]) for i, name in enumerate(names)]
@@ -196,7 +196,7 @@ def _outcome(record: AuditRecord, *, with_code: bool = True) -> str:
     colour = {"ok": "green", "refused": "yellow", "error": "red"}[record.outcome]
     text = f"[{colour}]{record.outcome}[/]"
     if record.error is not None and with_code:
-        text += f" [dim]{record.error.code}[/]"
+        text += f" [dim]{record.error['code']}[/]"
     return text
 
 
