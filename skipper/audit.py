@@ -222,21 +222,34 @@ class AuditLog:
         return head
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, *, writing: bool = True) -> Iterator[None]:
+        """Hold the log's lock. A reader of a log it cannot lock (read-only media, someone
+        else's directory) reads without it; a writer cannot."""
         with self._thread_lock:
-            try:
-                try:
-                    fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-                except FileNotFoundError:
-                    self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-                    fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as error:
-                raise _unwritable(self.lock_path, error) from None
+            fd = self._open_lock(writing=writing)
+            if fd is None:
+                yield
+                return
             try:
                 _lock_file(fd)
                 yield
             finally:
                 os.close(fd)  # closing the descriptor releases the lock
+
+    def _open_lock(self, *, writing: bool) -> int | None:
+        flags = os.O_RDWR | os.O_CREAT
+        try:
+            try:
+                return os.open(self.lock_path, flags, 0o644)
+            except FileNotFoundError:
+                if not writing:
+                    return None
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+                return os.open(self.lock_path, flags, 0o644)
+        except OSError as error:
+            if writing:
+                raise _unwritable(self.lock_path, error) from None
+            return None
 
     # ---- reading -----------------------------------------------------------------------
     def records(self) -> Iterator[AuditRecord]:
@@ -273,7 +286,7 @@ class AuditLog:
 
     def verify(self) -> VerifyReport:
         """Check every record's hash, the chain, the sequence and the head."""
-        with self._locked():
+        with self._locked(writing=False):
             data = self._read_bytes(0)
             head = self._read_head()
         problems: list[str] = []

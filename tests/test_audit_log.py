@@ -331,3 +331,16 @@ def test_concurrent_processes_and_threads(tmp_path: Path) -> None:
         assert record.user is not None
         by_writer.setdefault(record.user, []).append(record.row_count)
     assert all(v == list(range(per_writer)) for k, v in by_writer.items() if "process" in k)
+
+
+def test_verify_reads_a_log_it_cannot_lock(tmp_path: Path) -> None:
+    filled(tmp_path / "a.jsonl", 2)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("a.jsonl", "a.jsonl.head"):
+        (copy / name).write_bytes((tmp_path / name).read_bytes())
+    (copy / "a.jsonl.lock").mkdir()  # the lock cannot be opened as a file
+    report = AuditLog(copy / "a.jsonl").verify()
+    assert report.ok and report.count == 2
+    with pytest.raises(AuditError):
+        AuditLog(copy / "a.jsonl").append(**record_fields(3))
