@@ -114,6 +114,7 @@ def _failure(run: EvalRun, index: int) -> dict[str, Any]:
         "db": case.db,
         "user": case.user,
         "line": case.line,
+        "file": Path(run.cases_file).name,
         "expect": turn.expect,
         "outcome": turn.outcome,
         "reason": turn.reason,

@@ -1,0 +1,159 @@
+"""Eval runs end to end: predictions through Skipper's guard, hand-computed scores, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from skipper.evals.cases import load_cases
+from skipper.evals.runner import EvalRun, run_eval
+from skipper.evals.systems import Predictions
+
+FIXTURES = Path(__file__).parent / "fixtures" / "evals"
+ROOT = Path(__file__).resolve().parents[1]
+NSQL = ROOT.parent / "shared" / "datasets" / "duckdb-nsql"
+
+guard = pytest.importorskip("skipper.guard")
+if not hasattr(guard, "Guard"):  # the front door's guard lands with the spine
+    pytest.skip("skipper.guard.Guard is not available yet", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def shop_cases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shop cases next to a fresh shop database and its catalog."""
+    folder = tmp_path_factory.mktemp("shop_eval")
+    with duckdb.connect(str(folder / "shop.duckdb")) as con:
+        con.execute((FIXTURES / "shop.sql").read_text())
+        con.execute("CREATE TABLE staff AS SELECT 'Zed' AS name, 99000 AS salary")
+    (folder / "catalog").mkdir()
+    (folder / "catalog" / "shop.yaml").write_text((FIXTURES / "catalog" / "shop.yaml").read_text())
+    (folder / "cases.yaml").write_text((FIXTURES / "shop_cases.yaml").read_text())
+    (folder / "predictions.json").write_text((FIXTURES / "shop_predictions.json").read_text())
+    return folder / "cases.yaml"
+
+
+def _run(cases: Path, predictions: Path, **options: Any) -> EvalRun:
+    return run_eval(load_cases(cases), Predictions.load(predictions), **options)
+
+
+def test_known_mistakes_score_as_hand_computed(shop_cases: Path) -> None:
+    run = _run(shop_cases, shop_cases.with_name("predictions.json"), workers=2)
+    verdicts = {case.id: case.correct for case in run.results}
+    assert verdicts == {
+        "same": True, "lost-rows": False, "duplicated-rows": False, "reordered-columns": True,
+        "rewrite": True, "wrong-order": False, "tie-at-limit": True, "float-rewrite": True,
+        "delete-orders": True, "salaries": True, "outside-catalog": False,
+        "no-prediction": False, "follow-up": False, "literal-rows": True,
+    }
+    outcomes = {case.id: case.first.outcome for case in run.results}
+    assert outcomes["delete-orders"] == "refused"
+    assert outcomes["salaries"] == "cannot_answer"
+    assert outcomes["outside-catalog"] == "refused"
+    assert outcomes["no-prediction"] == "missing"
+    summary = run.summary
+    assert (summary["cases"], summary["correct"]) == (14, 8)
+    assert summary["accuracy"] == round(8 / 14, 4)
+    assert (summary["turns"], summary["answerable"], summary["answer_correct"]) == (15, 13, 7)
+    assert summary["decline_accuracy"] == 1.0
+    assert summary["validity"] == round(11 / 12, 4)
+    assert summary["refusal_precision"] == round(2 / 3, 4)
+    assert summary["refusal_recall"] == 1.0
+    assert summary["table_precision"] == round(11 / 12, 4)
+    assert summary["table_recall"] == round(11 / 12, 4)
+    assert summary["llm_calls_per_question"] == 0
+    assert summary["by_tag"]["safety"] == {"cases": 2, "correct": 2, "accuracy": 1.0}
+    follow_up = next(case for case in run.results if case.id == "follow-up")
+    assert [turn.correct for turn in follow_up.turns] == [True, False]
+
+
+def test_bird_semantics_on_the_same_predictions(shop_cases: Path) -> None:
+    run = _run(shop_cases, shop_cases.with_name("predictions.json"), semantics="bird")
+    verdicts = {case.id: case.correct for case in run.results}
+    assert verdicts["duplicated-rows"] is True  # a set of rows
+    assert verdicts["reordered-columns"] is False  # no column permutations
+    assert verdicts["wrong-order"] is True  # order ignored
+    assert verdicts["lost-rows"] is False
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`skipper eval ...` in a real subprocess (through a tiny host app until the lead
+    registers the command group in skipper.cli)."""
+    from skipper.cli import app
+
+    registered = any(group.name == "eval" for group in app.registered_groups)
+    if registered:
+        command = [sys.executable, "-m", "skipper.cli", *args]
+    else:
+        host = ("import typer; from skipper.cli import eval_cmd; app = typer.Typer(); "
+                "app.callback()(lambda: None); eval_cmd.register(app); app()")
+        command = [sys.executable, "-c", host, *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_cli_run_json_reports_baseline_and_min_accuracy(shop_cases: Path, tmp_path: Path) -> None:
+    predictions = shop_cases.with_name("predictions.json")
+    out = tmp_path / "run.json"
+    done = _cli("eval", "run", str(shop_cases), "--predictions", str(predictions),
+                "--json", str(out), "--report", str(tmp_path / "report.md"))
+    assert done.returncode == 0, done.stderr
+    assert "cases correct" in done.stdout and "8 / 14" in done.stdout
+    payload = json.loads(out.read_text())
+    assert payload["summary"]["correct"] == 8
+    case = next(c for c in payload["cases"] if c["id"] == "lost-rows")
+    assert case["correct"] is False and case["outcome"] == "answer"
+    assert case["predicted_sql"].startswith("SELECT name FROM customers")
+    assert case["gold_sql"] and case["tables"] == ["customers"]
+    assert case["diff"]["only_in_gold"] == [["Ada"], ["Cy"]]
+    assert "latency_ms" in case and case["error"] is None
+    report = (tmp_path / "report.md").read_text()
+    assert report.count("### ") == 6  # one section per failure
+    assert "Rows only in the gold (2 of 2 shown)" in report
+
+    better = dict(json.loads(predictions.read_text()))
+    better["lost-rows"] = "SELECT name FROM customers WHERE city IS NOT NULL"
+    better["same"] = "SELECT name FROM customers"
+    (tmp_path / "better.json").write_text(json.dumps(better))
+    done = _cli("eval", "run", str(shop_cases), "--predictions", str(tmp_path / "better.json"),
+                "--baseline", str(out), "--report", str(tmp_path / "report.html"),
+                "--min-accuracy", "0.9")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "Below the line" in done.stderr and "Traceback" not in done.stderr
+    html = (tmp_path / "report.html").read_text()
+    assert "Got better (1)" in html and "Got worse (1)" in html
+    assert "<code>lost-rows</code>" in html
+
+
+def test_cli_errors_are_readable(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("catalog: c\ndatabase: d.duckdb\ncases:\n  - id: x\n    question: q\n")
+    done = _cli("eval", "run", str(bad), "--predictions", str(tmp_path / "p.json"))
+    assert done.returncode == 1
+    assert "bad.yaml:4 (case 'x')" in done.stderr and "needs gold_sql" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = _cli("eval", "check", str(bad))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+
+
+def test_html_report_escapes_every_value(shop_cases: Path, tmp_path: Path) -> None:
+    from skipper.evals.report import render_report
+
+    cases = tmp_path / "cases.yaml"
+    text = shop_cases.read_text().replace("list customer names and cities",
+                                          "<script>alert('x')</script> & names")
+    cases.write_text(text.replace("database: shop.duckdb",
+                                  f"database: {shop_cases.with_name('shop.duckdb')}")
+                     .replace("catalog: catalog", f"catalog: {shop_cases.with_name('catalog')}"))
+    predictions = tmp_path / "p.json"
+    bold = "SELECT '<b>bold</b>' AS name, city FROM customers"
+    predictions.write_text(json.dumps({"same": bold}))
+    run = run_eval(load_cases(cases), Predictions.load(predictions),
+                   cases=[c for c in load_cases(cases).cases if c.id == "same"])
+    html = render_report(run, "html")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
