@@ -18,11 +18,13 @@ from skipper.audit import AuditLog, AuditRecord, hash_result, hash_sql
 from skipper.catalog import Catalog
 from skipper.clock import Clock, FixedClock, SystemClock
 from skipper.engine import Engine, Result
-from skipper.errors import ConfigError, EngineError, GuardError, SkipperError
+from skipper.errors import ConfigError, EngineError, GuardError, LLMError, SkipperError
 from skipper.freshness import FreshnessMonitor
 from skipper.guard import Guard, GuardedQuery
 
 if TYPE_CHECKING:
+    from skipper.catalog.models import VerifiedQuery
+    from skipper.llm import ChatClient, LLMConfig, LLMPlanner, VerifiedQueries
     from skipper.planner import CatalogPlanner, Plan, SemanticQuery
 
 
@@ -69,7 +71,10 @@ class Skipper:
         engine: Engine | None = None,
         clock: Clock | None = None,
         isolation: str = "process",
+        llm: LLMConfig | ChatClient | LLMPlanner | bool | None = None,
     ) -> None:
+        """``llm``: the LLM planner's model. ``None`` reads SKIPPER_MODEL, OPENAI_API_KEY and
+        OPENAI_BASE_URL when first needed (no SKIPPER_MODEL: no LLM); ``False`` turns it off."""
         if max_rows < 1:
             raise ConfigError("max_rows must be at least 1")
         if timeout_s <= 0:
@@ -79,6 +84,7 @@ class Skipper:
         self.max_rows = max_rows
         self.timeout_s = timeout_s
         self.user = user
+        self._llm_option = llm
         if clock is None:
             clock = FixedClock(today) if today is not None else SystemClock()
         self.clock = clock
@@ -142,8 +148,11 @@ class Skipper:
         question: str | None = None,
         planner: str | None = None,
         semantic_query: Any = None,
+        extra: dict[str, Any] | None = None,
     ) -> Answer:
-        """Guard, run, annotate and audit one SQL text. Raises a SkipperError on refusal."""
+        """Guard, run, annotate and audit one SQL text. Raises a SkipperError on refusal.
+
+        ``extra`` goes into the audit record's ``extra`` (the LLM planner's usage)."""
         user = user if user is not None else self.user
         started = time.perf_counter()
         context = {"user": user, "question": question, "planner": planner}
@@ -183,7 +192,8 @@ class Skipper:
             result_hash=hash_result(result.table),
             duration_ms=round((annotated_at - started) * 1000, 3),
             outcome="ok",
-            extra={"rewrites": guarded.rewrites} if guarded.rewrites else {},
+            extra={**({"rewrites": guarded.rewrites} if guarded.rewrites else {}),
+                   **(extra or {})},
         )
         finished = time.perf_counter()
         return Answer(
@@ -244,14 +254,19 @@ class Skipper:
         """Answer a plain-English question. Never raises for a question it cannot map: the
         Answer's ``status`` is then ``"cannot_answer"`` with the words it did not understand
         and the closest catalog terms. Refusals of the SQL itself still raise."""
-        if planner not in {"auto", "catalog"}:
-            raise ConfigError(f"unknown planner {planner!r}; use 'auto' or 'catalog'",
+        if planner not in {"auto", "catalog", "llm"}:
+            raise ConfigError(f"unknown planner {planner!r}; use 'auto', 'catalog' or 'llm'",
                               code="config.unknown_planner")
         user = user if user is not None else self.user
         started = time.perf_counter()
-        plan = self.planner.plan(question, previous=previous)
+        if planner == "llm":
+            return self._ask_llm(question, user, previous, started)
+        remembered = self.memory.plan(question) if previous is None else None
+        plan = remembered or self.planner.plan(question, previous=previous)
         planned = time.perf_counter()
         if plan.status != "ok" or plan.sql is None:
+            if planner == "auto" and self.llm_planner is not None:
+                return self._ask_llm(question, user, previous, started, fallback=plan)
             return self._cannot_answer(plan, user, started)
         answer = self.sql(plan.sql, user=user, question=question, planner=plan.planner,
                           semantic_query=plan.semantic_query)
@@ -261,18 +276,97 @@ class Skipper:
         answer.timings = {"plan_ms": round((planned - started) * 1000, 3), **answer.timings}
         return answer
 
+    # ---- the LLM planner and remembered answers ------------------------------------------
+    @functools.cached_property
+    def llm_planner(self) -> LLMPlanner | None:
+        """The LLM planner, or None when no model is configured (see ``llm`` above)."""
+        from skipper.llm.planner import LLMPlanner
+
+        return LLMPlanner.build(self._llm_option, self.catalog, self.clock, self.planner,
+                                examples=self.memory.all())
+
+    @functools.cached_property
+    def memory(self) -> VerifiedQueries:
+        """Remembered question→SQL pairs: ``<database>.verified.yaml`` beside the audit log."""
+        from skipper.llm.memory import VerifiedQueries
+
+        return VerifiedQueries(self.audit.path.with_name(self.database.name + ".verified.yaml"))
+
+    def remember(self, question: str, sql: str, user: str | None = None) -> VerifiedQuery:
+        """Keep ``sql`` as the verified answer to ``question`` once the guard accepts it and it
+        runs (raises otherwise). Planners answer that exact question with it from now on, and
+        the LLM planner shows it as an example for similar ones."""
+        if not question.strip():
+            raise ConfigError("remember needs a question to file the SQL under",
+                              code="memory.no_question")
+        self.sql(sql, user=user, question=question, planner="remember")
+        entry = self.memory.add(question, sql, verified_by=user if user is not None else self.user)
+        if "llm_planner" in self.__dict__ and self.llm_planner is not None:
+            self.llm_planner.remember(self.memory.all())
+        return entry
+
+    def _ask_llm(
+        self,
+        question: str,
+        user: str | None,
+        previous: SemanticQuery | None,
+        started: float,
+        fallback: Plan | None = None,
+    ) -> Answer:
+        """Plan with the model; its run_sql and describe_table queries go through ``sql()``,
+        so they are guarded and audited like any other query (planner ``llm.<tool>``)."""
+        from skipper.llm.config import NOT_CONFIGURED
+
+        llm = self.llm_planner
+        if llm is None:
+            raise ConfigError(NOT_CONFIGURED, code="config.llm_missing")
+
+        def run(sql: str, tool: str) -> Answer:
+            return self.sql(sql, user=user, question=question, planner=f"llm.{tool}")
+
+        try:
+            result = llm.plan(question, run=run, user=user, previous=previous)
+        except LLMError as error:
+            usage = {"llm": error.details.get("llm", {})}
+            if fallback is None:
+                self.audit.append(
+                    user=user, question=question, planner="llm", sql="",
+                    catalog_version=self.catalog.version, outcome="error",
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    error={"code": error.code, "message": error.message}, extra=usage)
+                raise
+            message = (f"{fallback.message} The LLM planner could not answer either "
+                       f"({error.code}: {error.message})").strip()
+            return self._cannot_answer(fallback.model_copy(update={"message": message}), user,
+                                       started, extra=usage)
+        plan, usage = result.plan, {"llm": result.stats.to_dict()}
+        planned = time.perf_counter()
+        if plan.status != "ok" or plan.sql is None:
+            return self._cannot_answer(plan, user, started, extra=usage)
+        answer = self.sql(plan.sql, user=user, question=question, planner=plan.planner,
+                          semantic_query=plan.semantic_query, extra=usage)
+        if plan.semantic_query is not None:
+            answer.summary = self.planner.summarize(plan, answer.columns, answer.rows,
+                                                    answer.row_count)
+        answer.message = plan.message or None
+        answer.timings = {"plan_ms": round((planned - started) * 1000, 3), **answer.timings}
+        return answer
+
     def session(self, user: str | None = None) -> Session:
         """A conversation: each question may refine the previous one ("now by region")."""
         return Session(self, user=user)
 
-    def _cannot_answer(self, plan: Plan, user: str | None, started: float) -> Answer:
+    def _cannot_answer(
+        self, plan: Plan, user: str | None, started: float, extra: dict[str, Any] | None = None
+    ) -> Answer:
         message = plan.message or "The question cannot be answered from the catalog."
         record = self.audit.append(
             user=user, question=plan.question, planner=plan.planner, sql="",
             sql_hash=hash_sql(""), catalog_version=self.catalog.version, tables=[], columns={},
             row_count=0, duration_ms=round((time.perf_counter() - started) * 1000, 3),
             outcome="refused", error={"code": "planner.cannot_answer", "message": message},
-            extra={"unknown_words": plan.unknown_words, "suggestions": plan.suggestions},
+            extra={"unknown_words": plan.unknown_words, "suggestions": plan.suggestions,
+                   **(extra or {})},
         )
         return Answer(
             sql="", table=pa.table({}), row_count=0, truncated=False,

@@ -211,3 +211,33 @@ class DatasetError(EvalError):
     """A benchmark dataset (Spider, BIRD, DuckDB-NSQL) is not laid out as expected."""
 
     code = "eval.dataset_invalid"
+
+
+class LLMError(SkipperError):
+    """The LLM planner could not produce an answer: the endpoint failed or the model misbehaved."""
+
+    code = "llm.error"
+
+
+class LLMUnavailableError(LLMError):
+    """The model endpoint refused or kept failing (auth, unknown model, 429/5xx past the retries)."""
+
+    code = "llm.unavailable"
+
+
+class LLMTimeoutError(LLMError):
+    """The endpoint did not answer in time, or the whole run passed its wall-time bound."""
+
+    code = "llm.timeout"
+
+
+class LLMResponseError(LLMError):
+    """The model kept answering in a shape Skipper cannot use (malformed tool calls or JSON)."""
+
+    code = "llm.bad_response"
+
+
+class LLMGaveUpError(LLMError):
+    """The model did not reach an acceptable answer within its bounds (steps, refused SQL)."""
+
+    code = "llm.gave_up"
