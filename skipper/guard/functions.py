@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -120,30 +121,25 @@ def _classes_of_calls(names: list[str], dialect: str) -> dict[str, set[type[exp.
             for listed in _TRIAL_ARGUMENTS:
                 classes |= _classes_of(f"SELECT {name}({listed})", dialect)
         elif upper in builders:
-            builder = builders[upper]
-            takes_dialect = "dialect" in getattr(
-                getattr(builder, "__func__", builder), "__code__", _NO_CODE
-            ).co_varnames
             for count in range(len(arguments) + 1):
-                args = [a.copy() for a in arguments[:count]]
-                try:
-                    if takes_dialect:
-                        built = builder(args, dialect=dialect_object)
-                    else:
-                        built = builder(args)
-                except Exception:  # a builder refusing a trial argument count is expected
-                    continue
+                built = _build(builders[upper], arguments[:count], dialect_object)
                 if isinstance(built, exp.Expression):
                     classes |= {type(node) for node in built.find_all(exp.Func)}
         found[name] = classes
     return found
 
 
-class _NoCode:
-    co_varnames: tuple[str, ...] = ()
-
-
-_NO_CODE = _NoCode()
+def _build(builder: Any, arguments: list[exp.Expression], dialect: sqlglot.Dialect) -> Any:
+    """Call a parser builder as the parser would; some take the dialect, some do not (and
+    compiled builders cannot be asked which), so try both. A builder refusing a trial
+    argument count is expected and yields nothing."""
+    for with_dialect in (True, False):
+        args = [a.copy() for a in arguments]
+        try:
+            return builder(args, dialect=dialect) if with_dialect else builder(args)
+        except Exception:
+            continue
+    return None
 
 
 def _classes_of(sql: str, dialect: str) -> set[type[exp.Func]]:
