@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -129,7 +130,7 @@ def _classes_of_calls(names: list[str], dialect: str) -> dict[str, set[type[exp.
     return found
 
 
-def _build(builder: Any, arguments: list[exp.Expression], dialect: sqlglot.Dialect) -> Any:
+def _build(builder: Any, arguments: Sequence[exp.Expression], dialect: sqlglot.Dialect) -> Any:
     """Call a parser builder as the parser would; some take the dialect, some do not (and
     compiled builders cannot be asked which), so try both. A builder refusing a trial
     argument count is expected and yields nothing."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from threading import Lock
 
 from sqlglot import exp
@@ -45,31 +43,65 @@ RULES: tuple[Rule, ...] = (
 """The guard's whole policy, in order. Each rule raises a GuardError or returns the tree."""
 
 
-@dataclass
 class GuardedQuery:
-    """A query the guard accepted: the tree to run, its exact SQL, and what it reads."""
+    """A query the guard accepted: the tree to run, its exact SQL, and what it reads.
 
-    tree: exp.Query
-    sql: str
-    tables: list[str]
-    columns: dict[str, list[str]]
-    rewrites: list[str] = field(default_factory=list)
-    analysed: exp.Expression | None = None
-    max_rows: int | None = None
-    user: str | None = None
+    ``tree`` and ``analysed`` are the caller's own copies, made on first access, so changing
+    them never touches the guard's cache; callers that only read ``sql`` pay for no copy.
+    """
+
+    def __init__(
+        self,
+        *,
+        tree: exp.Query,
+        sql: str,
+        tables: list[str],
+        columns: dict[str, list[str]],
+        rewrites: list[str] | None = None,
+        analysed: exp.Expression | None = None,
+        max_rows: int | None = None,
+        user: str | None = None,
+    ) -> None:
+        self.sql = sql
+        self.tables = list(tables)
+        self.columns = {table: list(names) for table, names in columns.items()}
+        self.rewrites = list(rewrites or [])
+        self.max_rows = max_rows
+        self.user = user
+        self._tree_source = tree
+        self._analysed_source = analysed
+        self._tree: exp.Query | None = None
+        self._analysed: exp.Expression | None = None
+
+    @property
+    def tree(self) -> exp.Query:
+        """The sqlglot tree the engine runs (``sql`` is ``tree.sql(dialect)``)."""
+        if self._tree is None:
+            self._tree = self._tree_source.copy()
+        return self._tree
+
+    @property
+    def analysed(self) -> exp.Expression | None:
+        """The qualified copy the guard analysed (stars expanded, columns qualified)."""
+        if self._analysed is None and self._analysed_source is not None:
+            self._analysed = self._analysed_source.copy()
+        return self._analysed
 
     def copy(self) -> GuardedQuery:
-        """A copy whose trees and lists can be changed without touching this one."""
+        """Another handle on the same result, with its own lists and (lazily) its own trees."""
         return GuardedQuery(
-            tree=self.tree.copy(),
+            tree=self._tree_source,
             sql=self.sql,
-            tables=list(self.tables),
-            columns={table: list(columns) for table, columns in self.columns.items()},
-            rewrites=list(self.rewrites),
-            analysed=self.analysed.copy() if self.analysed is not None else None,
+            tables=self.tables,
+            columns=self.columns,
+            rewrites=self.rewrites,
+            analysed=self._analysed_source,
             max_rows=self.max_rows,
             user=self.user,
         )
+
+    def __repr__(self) -> str:
+        return f"GuardedQuery(sql={self.sql!r}, tables={self.tables!r})"
 
 
 class Guard:
@@ -156,9 +188,9 @@ class Guard:
         return GuardedQuery(
             tree=tree,
             sql=text,
-            tables=list(ctx.tables),
-            columns=copy.deepcopy(ctx.columns),
-            rewrites=list(ctx.rewrites),
+            tables=ctx.tables,
+            columns=ctx.columns,
+            rewrites=ctx.rewrites,
             analysed=ctx.analysed,
             max_rows=ctx.max_rows,
             user=user,
