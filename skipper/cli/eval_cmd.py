@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from skipper.cli.output import console, err_console, fail, print_json
@@ -149,7 +150,7 @@ def _run_with_progress(suite: Any, system: Any, selected: list[Any], *, workers:
 
 def _print_summary(result: EvalRun, changes: dict[str, Any] | None) -> None:
     summary = result.summary
-    table = Table(title=f"{result.system} on {result.cases_file}", title_justify="left")
+    table = Table(title=escape(f"{result.system} on {result.cases_file}"), title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("cases correct", f"{summary['correct']} / {summary['cases']} "
@@ -178,7 +179,10 @@ def _print_summary(result: EvalRun, changes: dict[str, Any] | None) -> None:
     failures = [case for case in result.results if not case.correct]
     for case in failures[:10]:
         turn = case.failed_turn
-        console.print(f"[red]✗[/] {case.id}: {turn.reason if turn else ''}", highlight=False,
+        reason = turn.reason if turn else ""
+        if turn is not None and turn.error:
+            reason += f" [{turn.error['code']}: {turn.error['message']}]"
+        console.print(f"[red]✗[/] {escape(case.id)}: {escape(reason)}", highlight=False,
                       soft_wrap=True)
     if len(failures) > 10:
         console.print(f"… and {len(failures) - 10} more failures (see --report)", style="dim")
@@ -234,15 +238,17 @@ def _import(kind: str, directory: Path, out: Path, split: str, overwrite: bool) 
     except SkipperError as error:
         fail(error)
     console.print(
-        f"Wrote [bold]{report.cases_file}[/]: {report.cases} cases ({report.answerable} to "
-        f"answer, {report.refused} to refuse) over {len(report.databases)} databases"
+        f"Wrote [bold]{escape(str(report.cases_file))}[/]: {report.cases} cases "
+        f"({report.answerable} to answer, {report.refused} to refuse) "
+        f"over {len(report.databases)} databases"
         + (f", {len(report.converted)} converted from SQLite" if report.converted else "") + ".",
         highlight=False,
     )
     for case_id, reason in report.skipped:
-        err_console.print(f"[yellow]skipped[/] {case_id}: {reason}", highlight=False)
+        err_console.print(f"[yellow]skipped[/] {escape(case_id)}: {escape(reason)}",
+                          highlight=False)
     for warning in report.warnings:
-        err_console.print(f"[yellow]warning[/] {warning}", highlight=False)
+        err_console.print(f"[yellow]warning[/] {escape(warning)}", highlight=False)
     console.print(f"Next: [cyan]skipper eval run {report.cases_file} --predictions FILE[/]",
                   highlight=False)
 
