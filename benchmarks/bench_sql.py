@@ -77,12 +77,12 @@ def bench_scale(scale: int, repeats: int, workdir: Path) -> list[tuple[str, floa
     with Skipper(ROOT / "catalog", database, today=AS_OF,
                  audit_log=workdir / f"bench_s{scale}.audit.jsonl") as skipper:
         for name, sql in QUERIES.items():
-            raw.execute(sql).fetch_arrow_table()  # warm both sides once
+            raw.execute(sql).to_arrow_table()  # warm both sides once
             skipper.sql(sql)
             raw_times, skipper_times = [], []
             for _ in range(repeats):
                 started = time.perf_counter()
-                raw.execute(sql).fetch_arrow_table()
+                raw.execute(sql).to_arrow_table()
                 raw_times.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 skipper.sql(sql)
