@@ -169,3 +169,16 @@ def _normal(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """NaN equals NaN for comparison purposes."""
     return [tuple("NaN" if isinstance(v, float) and math.isnan(v) else v for v in row)
             for row in rows]
+
+
+OK_CASES = [case for case in ALL_CASES if case.expect == "ok"]
+
+
+@pytest.mark.parametrize("case", OK_CASES, ids=[f"{c.file}:{c.line}:{c.title}" for c in OK_CASES])
+def test_guarded_sql_is_a_fixed_point(case: Case, guard: Guard) -> None:
+    """The SQL the guard emits passes the guard again, unchanged: nothing it writes back out
+    (a function name, a rewritten operator) would be refused or rewritten on a second look."""
+    once = guard.check(case.sql)
+    twice = guard.check(once.sql)
+    assert twice.sql == once.sql
+    assert twice.tables == once.tables
