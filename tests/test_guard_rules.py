@@ -314,7 +314,7 @@ def test_allowlist_refuses_classes_that_dangerous_names_parse_into() -> None:
     assert not set(allowlist.refused_classes) & allowlist.classes
 
 
-# ---- DuckDB's column names survive sqlglot's rewriting --------------------------------------------
+# ---- DuckDB's column names survive sqlglot's rewriting ------------------------------------
 def test_column_names_stay_as_duckdb_names_them(guard: Guard, lake) -> None:
     sql = ("SELECT datediff('hour', opened_at, closed_at), len(category), count(*), priority "
            "FROM support_tickets GROUP BY ALL ORDER BY ALL LIMIT 3")
