@@ -33,6 +33,7 @@ class Response:
     latency_ms: float = 0.0
     llm_calls: int = 0
     llm_tokens: int = 0
+    semantic_query: Any = None  # what a follow-up question refines
 
 
 class Conversation(Protocol):
@@ -52,7 +53,7 @@ def turn_key(case_id: str, turn: int) -> str:
     return case_id if turn == 1 else f"{case_id}#{turn}"
 
 
-def _respond(call: Any, sql_of: Any = None) -> Response:
+def _respond(call: Any, sql_of: str | None = None, audit: Any = None) -> Response:
     """Run ``call()`` (returning an Answer) and turn what happens into a Response."""
     started = time.perf_counter()
     try:
@@ -67,7 +68,7 @@ def _respond(call: Any, sql_of: Any = None) -> Response:
         return Response("error", sql=sql_of, latency_ms=_since(started), error={
             "code": "eval.system_crashed", "message": f"{type(error).__name__}: {error}"})
     latency = _since(started)
-    calls, tokens = llm_usage(answer)
+    calls, tokens = llm_usage(answer, audit)
     if getattr(answer, "status", "ok") == "cannot_answer":
         return Response("cannot_answer", sql=None, message=getattr(answer, "message", None),
                         latency_ms=latency, llm_calls=calls, llm_tokens=tokens)
@@ -75,6 +76,7 @@ def _respond(call: Any, sql_of: Any = None) -> Response:
         "answer", sql=answer.sql, columns=list(answer.columns), rows=list(answer.rows),
         row_count=answer.row_count, truncated=answer.truncated, latency_ms=latency,
         llm_calls=calls, llm_tokens=tokens,
+        semantic_query=getattr(answer, "semantic_query", None),
     )
 
 
@@ -82,23 +84,21 @@ def _since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-def llm_usage(answer: Any) -> tuple[int, int]:
-    """LLM calls and tokens an answer cost, read from ``answer.usage`` (a mapping or object
-    with ``llm_calls``/``calls`` and ``tokens``/``total_tokens`` or input + output tokens) or
-    from ``answer.timings``; zero when the answer does not say (the catalog planner)."""
-    for source in (getattr(answer, "usage", None), getattr(answer, "timings", None)):
-        if source is None:
-            continue
-        get = source.get if isinstance(source, dict) else (
-            lambda key, default=None, s=source: getattr(s, key, default))
-        calls = get("llm_calls", None) or get("calls", None) or 0
-        tokens = get("llm_tokens", None) or get("tokens", None) or get("total_tokens", None)
-        if tokens is None:
-            tokens = (get("input_tokens", 0) or 0) + (get("output_tokens", 0) or 0) + (
-                get("prompt_tokens", 0) or 0) + (get("completion_tokens", 0) or 0)
-        if calls or tokens:
-            return int(calls), int(tokens)
-    return 0, 0
+def llm_usage(answer: Any, audit: Any = None) -> tuple[int, int]:
+    """LLM calls and tokens an answer cost: the LLM planner records them in the audit
+    record's ``extra["llm"]`` (``llm_calls``, ``total_tokens``). Zero when the answer did not
+    come from a model (the catalog planner, a predictions file)."""
+    planner = str(getattr(answer, "planner", None) or "")
+    audit_id = getattr(answer, "audit_id", None)
+    if audit is None or not audit_id or "llm" not in planner:
+        return 0, 0
+    try:
+        stats = audit.get(audit_id).extra.get("llm") or {}
+    except SkipperError:
+        return 0, 0
+    tokens = stats.get("total_tokens") or (
+        (stats.get("prompt_tokens") or 0) + (stats.get("completion_tokens") or 0))
+    return int(stats.get("llm_calls") or 0), int(tokens or 0)
 
 
 # ---- predictions from another system --------------------------------------------------------
@@ -169,12 +169,8 @@ class _PredictedConversation:
 
 
 class Planner:
-    """A Skipper planner (``catalog``, ``llm``, ``auto``) answering through ``Skipper.ask``;
-    follow-ups go through one ``Skipper.session()`` per case.
-
-    Where ``Skipper.ask`` is not available, the catalog planner is driven directly
-    (``CatalogPlanner.plan`` then ``Skipper.sql``), follow-ups refining the previous turn's
-    semantic query.
+    """A Skipper planner (``catalog``, ``llm`` or ``auto``; None for Skipper's default)
+    answering through ``Skipper.ask``; each follow-up refines the previous turn's semantic query.
     """
 
     def __init__(self, planner: str | None = None) -> None:
@@ -182,51 +178,26 @@ class Planner:
         self.name = f"planner:{planner or 'default'}"
 
     def conversation(self, skipper: Any, case_id: str) -> Conversation:
-        if hasattr(skipper, "ask"):
-            return _PlannerConversation(self, skipper)
-        if self.planner not in (None, "catalog", "auto"):
-            raise EvalError(f"the {self.planner} planner needs Skipper.ask, which this version "
-                            "does not have; score a predictions file instead (--predictions)",
-                            code="eval.no_planner")
-        return _CatalogPlannerConversation(skipper)
+        return _PlannerConversation(self, skipper)
 
 
 class _PlannerConversation:
+    """Turns of one case through ``Skipper.ask``, each follow-up refining the last answer's
+    semantic query (what ``Skipper.session()`` does, with the planner chosen)."""
+
     def __init__(self, planner: Planner, skipper: Any) -> None:
         self.planner = planner
         self.skipper = skipper
-        self.session: Any = None
+        self.previous: Any = None
 
     def ask(self, question: str, *, user: str | None) -> Response:
         options: dict[str, Any] = {"user": user}
         if self.planner.planner is not None:
             options["planner"] = self.planner.planner
-        if self.session is None:
-            self.session = self.skipper.session() if hasattr(self.skipper, "session") else None
-        target = self.session if self.session is not None else self.skipper
-        return _respond(lambda: target.ask(question, **options))
-
-
-class _CatalogPlannerConversation:
-    def __init__(self, skipper: Any) -> None:
-        from skipper.planner import CatalogPlanner
-
-        self.skipper = skipper
-        self.planner = CatalogPlanner(skipper.catalog, skipper.clock)
-        self.previous: Any = None
-
-    def ask(self, question: str, *, user: str | None) -> Response:
-        started = time.perf_counter()
-        try:
-            plan = self.planner.plan(question, previous=self.previous)
-        except SkipperError as error:
-            return Response("error", error={"code": error.code, "message": error.message},
-                            latency_ms=_since(started))
-        if plan.status != "ok" or not plan.sql:
-            return Response("cannot_answer", message=plan.message, latency_ms=_since(started))
-        self.previous = plan.semantic_query or self.previous
-        sql = plan.sql
-        response = _respond(lambda: self.skipper.sql(sql, user=user, question=question,
-                                                     planner="catalog"), sql_of=sql)
-        response.latency_ms = _since(started)
+        if self.previous is not None:
+            options["previous"] = self.previous
+        response = _respond(lambda: self.skipper.ask(question, **options),
+                            audit=getattr(self.skipper, "audit", None))
+        if response.semantic_query is not None:
+            self.previous = response.semantic_query
         return response
