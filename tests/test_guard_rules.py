@@ -54,7 +54,9 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
 
 
 def _tree(sql: str) -> exp.Expression:
-    return sqlglot.parse_one(sql, read="duckdb")
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    assert isinstance(tree, exp.Expression)
+    return tree
 
 
 # ---- the policy is a tuple of small rules ------------------------------------------------------
@@ -134,7 +136,7 @@ def test_lineage_alone_without_qualification(guard: Guard) -> None:
     assert ctx.columns == {"accounts": ["plan", "region"]}
 
 
-def test_a_policy_rule_can_replace_table_references(catalog: Guard, lake) -> None:
+def test_a_policy_rule_can_replace_table_references(catalog: Catalog, lake) -> None:
     """Governance's shape: a rule after lineage swaps each catalog table for a subquery."""
 
     def only_eu_accounts(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
