@@ -85,8 +85,14 @@ def _spelling(table: Table) -> str:
 
 
 def _is_cte_reference(node: exp.Table) -> bool:
-    """Whether DuckDB binds this unqualified table name to a CTE visible at this point."""
+    """Whether DuckDB binds this unqualified table name to a CTE visible at this point.
+
+    Only ASCII names count: Python and DuckDB fold the case of other letters differently, and
+    a reference this check wrongly calls a CTE would never be checked against the catalog.
+    """
     name = node.name.lower()
+    if not name.isascii():
+        return False
     child: exp.Expr = node
     parent = node.parent
     while parent is not None:
