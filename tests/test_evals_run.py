@@ -157,3 +157,96 @@ def test_html_report_escapes_every_value(shop_cases: Path, tmp_path: Path) -> No
     html = render_report(run, "html")
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+# ---- DuckDB-NSQL: its own gold SQL, scored as predictions ------------------------------------
+
+# Read queries that name a table through its database (`nyc.taxi`, `who.ambient_air_quality`);
+# the guard refuses that spelling today (see the eval report). Remove an id once it passes.
+KNOWN_GUARD_GAPS = {"nyc-34", "who-38"}
+
+
+@pytest.mark.skipif(not NSQL.is_dir(), reason="../shared/datasets/duckdb-nsql is absent")
+def test_duckdb_nsql_gold_scores_itself(tmp_path: Path) -> None:
+    from skipper.evals.importers import import_spider
+
+    report = import_spider(NSQL, tmp_path / "nsql")
+    suite = load_cases(report.cases_file)
+    gold = Predictions({case.id: case.gold_sql for case in suite.cases})
+    run = run_eval(suite, gold, workers=2)
+    refused = [case for case in run.results if case.first.expect == "refused"]
+    answered = [case for case in run.results if case.first.expect == "answer"]
+    assert len(refused) == 29 and len(answered) == 46
+    assert all(case.correct and case.first.outcome == "refused" for case in refused)
+    failures = {case.id for case in answered if not case.correct}
+    assert failures <= KNOWN_GUARD_GAPS, [
+        (case.id, case.first.reason, case.first.error) for case in answered
+        if case.id in failures - KNOWN_GUARD_GAPS]
+    for case in answered:
+        if case.id in failures:
+            assert case.first.error and case.first.error["code"] == "sql.unknown_table"
+    assert run.summary["refusal_recall"] == 1.0
+    sampled = next(case for case in run.results if case.id == "nyc-21")
+    assert sampled.correct and "sampled population" in sampled.first.reason
+
+
+# ---- the demo ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_cases(demo_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """evals/demo.yaml pointed at the session's demo lake instead of building its own."""
+    source = ROOT / "evals" / "demo.yaml"
+    if not source.is_file():
+        pytest.skip("evals/demo.yaml is not written yet")
+    text = source.read_text()
+    assert "database: demo\n" in text and "catalog: ../catalog\n" in text
+    text = text.replace("database: demo\n", f"database: {demo_database}\n", 1)
+    text = text.replace("catalog: ../catalog\n", f"catalog: {ROOT / 'catalog'}\n", 1)
+    path = tmp_path_factory.mktemp("demo_eval") / "demo.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_gold_as_predictions_is_all_correct(demo_cases: Path) -> None:
+    suite = load_cases(demo_cases)
+    predictions: dict[str, str | None] = {}
+    for case in suite.cases:
+        predictions[case.id] = case.gold_sql
+        for number, turn in enumerate(case.turns, 2):
+            predictions[f"{case.id}#{number}"] = turn.gold_sql
+    run = run_eval(suite, Predictions(predictions), workers=2)
+    assert run.summary["accuracy"] == 1.0, [
+        (c.id, c.failed_turn.reason) for c in run.results if c.failed_turn]
+    assert run.summary["table_precision"] == run.summary["table_recall"] == 1.0
+
+
+def test_ci_command_on_the_demo_with_the_catalog_planner(demo_cases: Path, tmp_path: Path
+                                                         ) -> None:
+    done = _cli("eval", "run", str(demo_cases), "--planner", "catalog",
+                "--min-answer-accuracy", "0.9", "--min-decline-accuracy", "0.9",
+                "--json", str(tmp_path / "run.json"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((tmp_path / "run.json").read_text())["summary"]
+    assert summary["answer_accuracy"] >= 0.9 and summary["decline_accuracy"] >= 0.9
+    assert summary["llm_calls_per_question"] == 0
+
+
+def test_demo_target_builds_or_reuses_the_lake(demo_database: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from skipper.evals.runner import demo_database_path
+
+    monkeypatch.setenv("SKIPPER_HOME", str(tmp_path / "home"))
+    as_of = __import__("datetime").date(2026, 6, 30)
+    lake = demo_database_path(as_of, 1)
+    lake.parent.mkdir(parents=True)
+    shutil.copy(demo_database, lake)  # already built for this as-of day: reused, not rebuilt
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("database: demo\nas_of: 2026-06-30\ncases:\n"
+                     "  - id: accounts\n    question: how many accounts?\n"
+                     "    gold_sql: SELECT count(*) FROM accounts\n")
+    run = run_eval(load_cases(cases), Predictions({"accounts": "SELECT count(*) FROM accounts"}))
+    assert run.results[0].correct
+    assert sorted(p.name for p in lake.parent.iterdir() if p.suffix == ".duckdb") == [lake.name]
