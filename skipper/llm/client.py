@@ -243,8 +243,9 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(raw) if raw.strip() else None
-        if parsed is None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
             return None
         value = parsed.timestamp() - time.time()
     return max(0.0, value)
