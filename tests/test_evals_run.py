@@ -250,3 +250,44 @@ def test_demo_target_builds_or_reuses_the_lake(demo_database: Path, tmp_path: Pa
     run = run_eval(load_cases(cases), Predictions({"accounts": "SELECT count(*) FROM accounts"}))
     assert run.results[0].correct
     assert sorted(p.name for p in lake.parent.iterdir() if p.suffix == ".duckdb") == [lake.name]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]", "must be a JSON object"),
+        ('{"a": 1}', "must be SQL text or null"),
+        ('{"a": ', "not valid JSON"),
+    ],
+)
+def test_bad_predictions_files(tmp_path: Path, content: str, message: str) -> None:
+    from skipper.errors import EvalError
+
+    path = tmp_path / "p.json"
+    path.write_text(content)
+    with pytest.raises(EvalError, match=message) as caught:
+        Predictions.load(path)
+    assert caught.value.code == "eval.predictions_invalid"
+
+
+def test_llm_usage_is_read_from_the_audit_record(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from skipper.annotate import Lineage
+    from skipper.answer import Answer
+    from skipper.audit import AuditLog
+    from skipper.evals.systems import llm_usage
+
+    audit = AuditLog(tmp_path / "audit.jsonl", fsync=False)
+    record = audit.append(question="q", planner="llm", sql="SELECT 1", outcome="ok",
+                          extra={"llm": {"llm_calls": 3, "prompt_tokens": 900,
+                                         "completion_tokens": 120, "total_tokens": 1020}})
+
+    def answer(planner: str) -> Answer:
+        return Answer(sql="SELECT 1", table=pa.table({"x": [1]}), row_count=1, truncated=False,
+                      lineage=Lineage(tables=[], columns={}), caveats=[], freshness={},
+                      sampling=[], audit_id=record.id, timings={}, planner=planner)
+
+    assert llm_usage(answer("llm"), audit) == (3, 1020)
+    assert llm_usage(answer("catalog"), audit) == (0, 0)
+    assert llm_usage(answer("llm"), None) == (0, 0)

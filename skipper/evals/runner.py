@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skipper.errors import EvalError, SkipperError
+from skipper.errors import ConfigError, EvalError, SkipperError
 from skipper.evals import statements
 from skipper.evals.cases import Case, CaseSuite, ResolvedTarget, Turn
 from skipper.evals.gold import GoldDatabase, reference_for
@@ -92,6 +92,10 @@ def run_eval(
                                       [system] * len(target_cases),
                                       [semantics] * len(target_cases))
                     for result in scored:
+                        problem = _misconfigured(result)
+                        if problem is not None:  # every case would fail the same way: stop
+                            pool.shutdown(wait=False, cancel_futures=True)
+                            raise problem
                         results[result.id] = result
                         if on_case is not None:
                             on_case(result)
@@ -108,6 +112,17 @@ def run_eval(
         results=ordered,
         summary=summarize(ordered),
     )
+
+
+def _misconfigured(result: CaseResult) -> ConfigError | None:
+    """The system's configuration error (``config.*``, e.g. no LLM set up), if that is all the
+    case produced."""
+    errors = [turn.error for turn in result.turns]
+    if errors and all(e and e.get("code", "").startswith("config.") for e in errors):
+        first = errors[0] or {}
+        return ConfigError(first.get("message", "the system is not configured"),
+                           code=first.get("code"))
+    return None
 
 
 def _unrunnable(suite: CaseSuite, case: Case, error: SkipperError) -> CaseResult:
@@ -141,10 +156,12 @@ class _TargetRun:
         skipper = getattr(self._local, "skipper", None)
         if skipper is None:
             from skipper.app import Skipper
+            from skipper.audit import AuditLog
 
+            # The run's audit log is thrown away afterwards: no fsync per record.
             skipper = Skipper(self.catalog, self.database, max_rows=self.max_rows,
                               timeout_s=self.timeout_s, today=self.today,
-                              audit_log=self.audit_log)
+                              audit_log=AuditLog(self.audit_log, fsync=False))
             self._local.skipper = skipper
             with self._lock:
                 self._skippers.append(skipper)
