@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from skipper.evals.gold import GoldDatabase, reference_for
-from skipper.evals.scoring import Reference, compare, normalize_value, values_close
+from skipper.evals.matching import normalize_value, values_close
+from skipper.evals.scoring import Reference, compare
 
 FIXTURES = Path(__file__).parent / "fixtures" / "evals"
 PAIRS = yaml.safe_load((FIXTURES / "scoring_pairs.yaml").read_text())

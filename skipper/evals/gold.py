@@ -13,7 +13,8 @@ import pyarrow as pa
 
 from skipper.errors import EvalError, QueryTimeoutError
 from skipper.evals import statements
-from skipper.evals.scoring import Reference, Row, compare, normalize_value
+from skipper.evals.matching import Row, normalize_value
+from skipper.evals.scoring import Reference, compare
 
 BATCH_ROWS = 2048
 
