@@ -291,12 +291,12 @@ def _open_target(target: ResolvedTarget) -> tuple[Path, Path, dt.date | None]:
     if not target.is_demo:
         assert target.database is not None and target.catalog is not None
         return target.database, target.catalog, target.as_of
-    from skipper.app import Skipper
     from skipper.clock import SystemClock
-    from skipper.demo import bundled_catalog_path
+    from skipper.demo import build_demo, bundled_catalog_path, demo_as_of
 
     as_of = target.as_of or SystemClock().today()
     path = demo_database_path(as_of, target.scale)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Skipper.demo(database=path, as_of=as_of, scale=target.scale).close()
+    if demo_as_of(path) != as_of:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        build_demo(path, as_of=as_of, scale=target.scale)
     return path, target.catalog or bundled_catalog_path(), as_of
