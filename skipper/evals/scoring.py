@@ -6,7 +6,8 @@ Two semantics, both run on plain Python rows (what DuckDB and Arrow return):
 
 * The results must have the same number of columns. Column names are ignored, and so is column
   order: the prediction is correct when *some* permutation of its columns makes it equal to the
-  gold. (Candidates are found column by column first, so wide results stay cheap.)
+  gold. (Candidates are found column by column first, so wide results stay cheap; at most
+  ``PERMUTATION_BUDGET`` full assignments are tried.)
 * Rows are a **multiset**: duplicates count, so a prediction that loses a row, or repeats one,
   is wrong even when the set of distinct rows is right.
 * Row order matters only when the gold is *ordered* (its outermost query has ``ORDER BY``).
@@ -17,9 +18,19 @@ Two semantics, both run on plain Python rows (what DuckDB and Arrow return):
   Spider's own script compares ordered results strictly position by position; we are more
   lenient only where the SQL itself leaves the order undefined.
 * Both results empty counts as a match, whatever the columns (as in Spider's and BIRD's scripts).
+* A case's ``ordered: true|false`` overrides the ORDER BY rule; written-out ``expected_rows`` are
+  unordered unless the case says ``ordered: true`` (then strictly, row by row).
+
+``skipper.evals.gold`` finds the tie blocks: ORDER BY keys that are output columns (by name,
+position or expression; ``ORDER BY ALL``) are read from the gold's rows, other keys are appended
+to a copy of the gold as extra columns, and a LIMIT is lifted on that copy until the group of
+rows tied with the last one ends. The copy must reproduce the gold (checked by scoring the gold
+against its own reference); when it does not, or keys cannot be read (a set operation ordered by
+an expression), order is compared strictly and the case notes say so.
 
 ``bird`` follows BIRD's evaluation (Li et al., 2023): ``set(predicted) == set(gold)`` over row
 tuples. Duplicates and row order are ignored; column order is *not* (no permutation matching).
+Numbers still compare within the tolerance; set ``tolerance: 0`` for BIRD's exact equality.
 
 A gold that draws an unseeded random sample (``USING SAMPLE`` / ``TABLESAMPLE`` without a seed)
 has no single right answer; its reference carries the ``population`` the sample is drawn from,
