@@ -118,8 +118,9 @@ def _column_error(error: OptimizeError, ctx: GuardContext) -> UnknownColumnError
     tables = ", ".join(ctx.tables) or "the query's tables"
     if column:
         return UnknownColumnError(
-            f"column {column!r} is not in {tables} (nor an alias the query defines); "
-            "check the spelling against the catalog",
+            f"column {column!r} is not in {tables} (nor an alias the query defines), or more "
+            "than one table has it; check the spelling against the catalog, and qualify it "
+            "with its table",
             column=column,
         )
     return UnknownColumnError(f"the query's columns do not check out: {message}")
