@@ -94,3 +94,11 @@ def test_dump_round_trips(tmp_path: Path) -> None:
     path.write_text(dump_cases(spec), encoding="utf-8")
     assert "gold_sql: |-\n" in path.read_text()
     assert load_cases(path).spec == spec
+
+
+def test_json_schema_describes_cases() -> None:
+    schema = CasesFile.model_json_schema()
+    case = schema["$defs"]["Case"]
+    assert case["additionalProperties"] is False
+    assert {"id", "question", "gold_sql", "expected_rows", "expect", "turns", "tolerance",
+            "ordered", "user", "tags"} <= set(case["properties"])

@@ -280,3 +280,11 @@ def import_bird_command(
 ) -> None:
     """Import BIRD: SQLite databases converted to DuckDB, evidence kept with each question."""
     _import("bird", directory, out, split, overwrite)
+
+
+@eval_app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of cases files (for editor autocompletion and validation)."""
+    from skipper.evals.cases import CasesFile
+
+    print_json(CasesFile.model_json_schema())
