@@ -2,14 +2,12 @@
 
 It reads the qualified copy (``ctx.analysed``): stars and ``* EXCLUDE`` are expanded there and
 every column names its source. What qualification cannot spell out is counted generously, so
-the record never misses a column: ``COLUMNS(...)`` counts every column it may match, a
+the record never misses a column: ``COLUMNS(...)`` counts every column of its tables, a
 whole-row reference (``SELECT t FROM t``, ``to_json(t)``) counts the whole table, and so does a
 ``PIVOT ... ON`` statement (the analysed copy reads it as ``SELECT * FROM source``).
 """
 
 from __future__ import annotations
-
-import re
 
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
@@ -79,21 +77,14 @@ class _Lineage:
             self.whole(source)
 
     def _columns_expression(self, scope: Scope, node: exp.Columns) -> None:
-        """``COLUMNS('regex')`` reads what the pattern matches; anything else reads it all."""
-        pattern = node.this
-        matcher: re.Pattern[str] | None = None
-        if isinstance(pattern, exp.Literal) and pattern.is_string:
-            try:
-                matcher = re.compile(pattern.name)
-            except re.error:
-                matcher = None
+        """``COLUMNS(...)`` counts every column of the scope's tables.
+
+        Its pattern is a regular expression for DuckDB's RE2; matching it here with Python's
+        backtracking ``re`` could take exponential time on a hostile pattern, and counting too
+        much is the safe side for lineage.
+        """
         for source in _tables_of(scope):
-            table = self._table(source)
-            if table is None:
-                continue
-            for column in table.columns:
-                if matcher is None or matcher.search(column.name):
-                    self.reads.setdefault(table.name, set()).add(column.name)
+            self.whole(source)
 
     def _table(self, source: exp.Table) -> Table | None:
         if source.name.lower() in self.ctx.cte_names and not source.args.get("db"):
