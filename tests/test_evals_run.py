@@ -291,3 +291,34 @@ def test_llm_usage_is_read_from_the_audit_record(tmp_path: Path) -> None:
     assert llm_usage(answer("llm"), audit) == (3, 1020)
     assert llm_usage(answer("catalog"), audit) == (0, 0)
     assert llm_usage(answer("llm"), None) == (0, 0)
+
+
+def test_llm_planner_runs_count_calls_and_tokens(shop_cases: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from skipper.evals.systems import Planner
+    from tests.llm_stub import StubServer, completion
+
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(
+        f"catalog: {shop_cases.with_name('catalog')}\n"
+        f"database: {shop_cases.with_name('shop.duckdb')}\n"
+        "cases:\n"
+        "  - id: total\n    question: total order amount\n"
+        "    gold_sql: SELECT SUM(amount) FROM orders\n"
+        "  - id: salaries\n    question: what do the staff earn?\n    expect: cannot_answer\n")
+    script = [
+        completion(("final_answer", {"sql": "SELECT SUM(amount) AS total FROM orders",
+                                     "explanation": "Sum of order amounts."}),
+                   prompt_tokens=900, completion_tokens=40),
+        completion(("final_answer", {"explanation": "The catalog has no salaries."}),
+                   prompt_tokens=500, completion_tokens=20),
+    ]
+    with StubServer(script) as server:
+        monkeypatch.setenv("SKIPPER_MODEL", "stub-model")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        run = run_eval(load_cases(cases), Planner("llm"))
+    assert [(c.id, c.correct, c.first.outcome) for c in run.results] == [
+        ("total", True, "answer"), ("salaries", True, "cannot_answer")]
+    assert [(c.first.llm_calls, c.first.llm_tokens) for c in run.results] == [(1, 940), (1, 520)]
+    assert run.summary["llm_calls_per_question"] == 1.0
+    assert run.summary["llm_tokens_per_question"] == 730.0
