@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -296,7 +297,7 @@ def test_llm_usage_is_read_from_the_audit_record(tmp_path: Path) -> None:
 def test_llm_planner_runs_count_calls_and_tokens(shop_cases: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from skipper.evals.systems import Planner
-    from tests.llm_stub import StubServer, completion
+    from tests.llm_stub import Reply, StubServer, completion
 
     cases = tmp_path / "cases.yaml"
     cases.write_text(
@@ -306,7 +307,7 @@ def test_llm_planner_runs_count_calls_and_tokens(shop_cases: Path, tmp_path: Pat
         "  - id: total\n    question: total order amount\n"
         "    gold_sql: SELECT SUM(amount) FROM orders\n"
         "  - id: salaries\n    question: what do the staff earn?\n    expect: cannot_answer\n")
-    script = [
+    script: list[Reply | Callable[[dict[str, Any]], Reply]] = [
         completion(("final_answer", {"sql": "SELECT SUM(amount) AS total FROM orders",
                                      "explanation": "Sum of order amounts."}),
                    prompt_tokens=900, completion_tokens=40),
