@@ -336,3 +336,13 @@ def test_guarded_query_repr_and_copy(guard: Guard) -> None:
     assert "SELECT 1" in repr(guarded)
     other = guarded.copy()
     assert other.sql == guarded.sql and other.tree is not guarded.tree
+
+
+def test_an_unexpected_failure_refuses_the_query(catalog: Catalog) -> None:
+    """Fail closed: a rule that breaks on some input refuses it instead of crashing."""
+
+    def broken(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
+        raise KeyError("surprise")
+
+    with pytest.raises(ParseError, match="could not analyse"):
+        Guard(catalog, rules=(broken,)).check("SELECT 1")

@@ -10,7 +10,7 @@ from sqlglot import exp
 from sqlglot.schema import MappingSchema
 
 from skipper.catalog import Catalog
-from skipper.errors import GuardError, NotReadOnlyError, TooComplexError
+from skipper.errors import ConfigError, GuardError, NotReadOnlyError, ParseError, TooComplexError
 from skipper.guard.column_names import DuckDBNames, keep_column_names
 from skipper.guard.columns import qualify_columns
 from skipper.guard.comments import drop_comments
@@ -122,7 +122,7 @@ class Guard:
         """``database`` is the name DuckDB gives the opened file (its stem, e.g. ``lake`` for
         ``lake.duckdb``), so ``lake.accounts`` and ``lake.main.accounts`` are recognised."""
         if max_rows is not None and max_rows < 0:
-            raise ValueError("max_rows must be zero or more")
+            raise ConfigError("max_rows must be zero or more")
         self.catalog = catalog
         self.dialect = dialect
         self.database = database
@@ -182,6 +182,11 @@ class Guard:
             raise TooComplexError(
                 "the query is nested too deeply to check safely; flatten it (use CTEs instead "
                 "of deeply nested subqueries or expressions)"
+            ) from None
+        except Exception as error:  # fail closed: what the guard cannot analyse does not run
+            raise ParseError(
+                f"the guard could not analyse this query ({type(error).__name__}); "
+                "rewrite it more plainly"
             ) from None
         if not isinstance(tree, exp.Query):
             raise NotReadOnlyError("only read queries are allowed (SELECT, WITH, FROM ...)")
