@@ -12,23 +12,13 @@ ROW_GENERATORS: tuple[type[exp.Expression], ...] = (exp.Unnest, exp.GenerateSeri
 
 ROW_GENERATOR_NAMES = frozenset({"unnest", "range", "generate_series"})
 
-_TABLE_POSITIONS: tuple[type[exp.Expression], ...] = (
-    exp.Table,
-    exp.Lateral,
-    exp.From,
-    exp.Join,
-    exp.Subquery,
-)
+_RELATION_SLOTS: tuple[type[exp.Expression], ...] = (exp.Lateral, exp.From, exp.Join, exp.Subquery)
 _PATH_CHARACTERS = frozenset("./\\:*?~")
 
 
 def no_table_functions(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
     for node in tree.walk():
-        if (
-            isinstance(node, exp.Func)
-            and isinstance(node.parent, _TABLE_POSITIONS)
-            and node.arg_key == "this"
-        ):
+        if isinstance(node, exp.Func) and _in_table_position(node):
             if not _is_row_generator(node):
                 name = _function_name(node)
                 raise TableFunctionError(
@@ -45,6 +35,14 @@ def no_table_functions(tree: exp.Expression, ctx: GuardContext) -> exp.Expressio
                     path=name,
                 )
     return tree
+
+
+def _in_table_position(node: exp.Func) -> bool:
+    """A function FROM'd: ``FROM f()``, ``JOIN f()``, ``LATERAL f()``, ``ROWS FROM (f(), g())``."""
+    parent = node.parent
+    if isinstance(parent, exp.Table):
+        return True
+    return isinstance(parent, _RELATION_SLOTS) and node.arg_key == "this"
 
 
 def _is_row_generator(node: exp.Func) -> bool:
