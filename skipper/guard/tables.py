@@ -48,16 +48,13 @@ def _catalog_table(node: exp.Table, ctx: GuardContext) -> Table:
             table=spelled,
         )
     table_schema = table.db_schema.lower()
-    if database is not None:
-        if ctx.database is None or database.name.lower() != ctx.database.lower():
-            raise UnknownTableError(
-                f"table {spelled!r} is outside this database; write {_spelling(table)}",
-                table=spelled,
-            )
-        if schema is None and table_schema != DEFAULT_SCHEMA:
-            raise UnknownTableError(
-                f"table {spelled!r} is not in the catalog; write {_spelling(table)}", table=spelled
-            )
+    if database is not None and (
+        ctx.database is None or database.name.lower() != ctx.database.lower()
+    ):
+        raise UnknownTableError(
+            f"table {spelled!r} is outside this database; write {_spelling(table)}",
+            table=spelled,
+        )
     if schema is not None:
         qualifier = schema.name.lower()
         database_only = (
