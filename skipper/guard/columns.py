@@ -19,15 +19,44 @@ def qualify_columns(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
     try:
         ctx.analysed = _qualify(analysed, ctx, columns=True, validate=not pivoted)
     except OptimizeError as error:
-        if not pivoted:
-            raise _column_error(error, ctx) from None
-        # A PIVOT statement's output columns depend on the data, so what reads them cannot be
-        # checked before DuckDB runs it: qualify the tables only, and leave columns to DuckDB.
-        analysed, _ = _analysis_copy(tree, ctx)
-        ctx.analysed = _qualify(analysed, ctx, columns=False, validate=False)
+        ctx.analysed = _qualify_again(tree, ctx, error, pivoted)
     except SqlglotError as error:
         raise ParseError(f"the query cannot be analysed: {_first_line(error)}") from None
     return tree
+
+
+def _qualify_again(
+    tree: exp.Expression, ctx: GuardContext, error: OptimizeError, pivoted: bool
+) -> exp.Expression:
+    """Second tries for what DuckDB binds but sqlglot does not, before calling a column unknown.
+
+    A PIVOT statement's output columns depend on the data, so what reads them cannot be checked
+    before DuckDB runs it: qualify the tables only, and leave the columns to DuckDB. A derived
+    table in FROM may read the tables before it without the LATERAL keyword in DuckDB: say
+    LATERAL for sqlglot and look again.
+    """
+    if pivoted:
+        analysed, _ = _analysis_copy(tree, ctx)
+        return _qualify(analysed, ctx, columns=False, validate=False)
+    analysed, _ = _analysis_copy(tree, ctx)
+    if _make_derived_tables_lateral(analysed):
+        try:
+            return _qualify(analysed, ctx, columns=True, validate=True)
+        except OptimizeError:
+            pass
+    raise _column_error(error, ctx) from None
+
+
+def _make_derived_tables_lateral(analysed: exp.Expression) -> bool:
+    """Turn ``FROM t, (SELECT t.x) q`` into ``FROM t, LATERAL (SELECT t.x) q`` in the copy."""
+    changed = False
+    for join in list(analysed.find_all(exp.Join)):
+        derived = join.this
+        if isinstance(derived, exp.Subquery) and derived.args.get("alias") is not None:
+            alias = derived.args["alias"].pop()
+            join.set("this", exp.Lateral(this=derived, view=False, outer=False, alias=alias))
+            changed = True
+    return changed
 
 
 def _analysis_copy(tree: exp.Expression, ctx: GuardContext) -> tuple[exp.Expression, bool]:
