@@ -12,7 +12,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,7 +42,8 @@ def completion(
     """
     tool_calls = [
         {"id": f"call_{next(_ids):04d}", "type": "function",
-         "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
+         "function": {"name": name,
+                      "arguments": args if isinstance(args, str) else json.dumps(args)}}
         for name, args in calls
     ]
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None,
@@ -76,7 +77,7 @@ def hang(seconds: float) -> Reply:
 class StubServer:
     """Serves ``script`` in order; past its end, answers 500 so a runaway client shows."""
 
-    def __init__(self, script: list[Reply | Callable[[dict[str, Any]], Reply]]) -> None:
+    def __init__(self, script: Sequence[Reply | Callable[[dict[str, Any]], Reply]]) -> None:
         self.script = list(script)
         self.requests: list[dict[str, Any]] = []
         self.times: list[float] = []
@@ -115,7 +116,9 @@ class StubServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
     def _next(self, body: dict[str, Any], path: str) -> Reply:
         with self._lock:

@@ -1,11 +1,10 @@
-"""The model client against a scripted endpoint on 127.0.0.1: retries, Retry-After, hangs, bounds."""
+"""The model client against a scripted endpoint on 127.0.0.1: retries, Retry-After, hangs."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-from tests.llm_stub import Reply, StubServer, completion, error, hang
 
 from skipper.errors import (
     ConfigError,
@@ -15,6 +14,7 @@ from skipper.errors import (
 )
 from skipper.llm.client import ChatClient, retry_after
 from skipper.llm.config import NOT_CONFIGURED, LLMConfig
+from tests.llm_stub import Reply, StubServer, completion, error, hang
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -63,9 +63,8 @@ def test_retry_after_longer_than_the_cap_gives_up_at_once() -> None:
 
 
 def test_5xx_retries_are_bounded() -> None:
-    with StubServer([error(500)] * 10) as server:
-        with pytest.raises(LLMUnavailableError) as caught:
-            client(server, max_retries=2).complete(HELLO, [])
+    with StubServer([error(500)] * 10) as server, pytest.raises(LLMUnavailableError) as caught:
+        client(server, max_retries=2).complete(HELLO, [])
     assert len(server.requests) == 3  # one try and two retries, no more
     assert caught.value.details["attempts"] == 3
     assert "HTTP 500" in caught.value.message
@@ -114,13 +113,13 @@ def test_a_retry_after_past_the_deadline_is_not_waited_for() -> None:
 
 
 def test_auth_and_unknown_model_fail_without_retries() -> None:
-    with StubServer([error(401, "Incorrect API key provided"), completion()]) as server:
-        with pytest.raises(LLMUnavailableError) as caught:
-            client(server).complete(HELLO, [])
+    with StubServer([error(401, "Incorrect API key provided"), completion()]) as server, \
+            pytest.raises(LLMUnavailableError) as caught:
+        client(server).complete(HELLO, [])
     assert "OPENAI_API_KEY" in caught.value.message and len(server.requests) == 1
-    with StubServer([error(404, "The model `nope` does not exist")]) as server:
-        with pytest.raises(LLMUnavailableError) as caught:
-            client(server).complete(HELLO, [])
+    with StubServer([error(404, "The model `nope` does not exist")]) as server, \
+            pytest.raises(LLMUnavailableError) as caught:
+        client(server).complete(HELLO, [])
     assert "SKIPPER_MODEL" in caught.value.message
 
 

@@ -32,19 +32,19 @@ class LLMConfig(BaseModel):
 
     model: str = Field(min_length=1, description="Model name as the endpoint knows it.")
     api_key: SecretStr | None = None
-    base_url: str | None = Field(None, description="e.g. http://localhost:11434/v1 (Ollama).")
-    request_timeout_s: float = Field(30.0, gt=0, description="Bound on one HTTP request.")
-    max_retries: int = Field(3, ge=0, le=10, description="Retries of timeouts, 429s and 5xx.")
-    backoff_s: float = Field(0.5, ge=0, description="First backoff; doubles per retry.")
-    max_backoff_s: float = Field(8.0, ge=0)
+    base_url: str | None = Field(default=None, description="e.g. http://localhost:11434/v1.")
+    request_timeout_s: float = Field(default=30.0, gt=0, description="Bound on one request.")
+    max_retries: int = Field(default=3, ge=0, le=10, description="Retries: timeouts, 429, 5xx.")
+    backoff_s: float = Field(default=0.5, ge=0, description="First backoff; doubles per retry.")
+    max_backoff_s: float = Field(default=8.0, ge=0)
     max_retry_after_s: float = Field(
-        20.0, ge=0, description="Longest Retry-After Skipper honours; longer waits give up."
+        default=20.0, ge=0, description="Longest Retry-After Skipper honours; longer waits give up."
     )
-    wall_time_s: float = Field(120.0, gt=0, description="Bound on one whole question.")
-    max_steps: int = Field(6, ge=1, le=30, description="Model calls per question.")
-    max_refusals: int = Field(3, ge=1, description="Refused SQL texts before giving up.")
-    token_budget: int = Field(3000, ge=200, description="Tokens of retrieved catalog context.")
-    temperature: float | None = Field(0.0, ge=0, le=2)
+    wall_time_s: float = Field(default=120.0, gt=0, description="Bound on one whole question.")
+    max_steps: int = Field(default=6, ge=1, le=30, description="Model calls per question.")
+    max_refusals: int = Field(default=3, ge=1, description="Refused SQL texts before giving up.")
+    token_budget: int = Field(default=3000, ge=200, description="Tokens of retrieved context.")
+    temperature: float | None = Field(default=0.0, ge=0, le=2)
     default_headers: dict[str, str] = Field(default_factory=dict)
     default_query: dict[str, str] = Field(
         default_factory=dict, description="e.g. {'api-version': ...} for older Azure deployments."
@@ -82,8 +82,9 @@ class LLMConfig(BaseModel):
 
     def key(self) -> str:
         """The key to send; local servers get a placeholder, OpenAI itself must have one."""
-        if self.api_key is not None and self.api_key.get_secret_value():
-            return self.api_key.get_secret_value()
+        key = self.api_key.get_secret_value() if isinstance(self.api_key, SecretStr) else None
+        if key:
+            return key
         if self.base_url is None:
             raise ConfigError(
                 "SKIPPER_MODEL is set but OPENAI_API_KEY is not: set OPENAI_API_KEY, or set "

@@ -187,8 +187,8 @@ class CatalogIndex:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         for table, score in ranked[:5]:
             for other in self._neighbours.get(table, ()):
-                if visibility.table(other) and scores.get(other, 0.0) < NEIGHBOUR_SHARE * score:
-                    scores[other] = NEIGHBOUR_SHARE * score
+                if visibility.table(other):
+                    scores[other] += NEIGHBOUR_SHARE * score
         tables = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         return Ranking(tables=tables[:limit] if limit else tables, hits=hits, query=set(query))
 
