@@ -98,7 +98,10 @@ def run(
                             code="eval.unknown_case")
         if not selected:
             raise EvalError("no case matches the --case/--tag filters", code="eval.unknown_case")
-        system: System = Predictions.load(predictions) if predictions else Planner(planner)
+        system: System = Planner(planner)
+        if predictions is not None:
+            system = Predictions.load(predictions)
+            _warn_unmatched(system, {c.id for c in suite.cases})
         previous = load_run(baseline) if baseline else None
         result = _run_with_progress(suite, system, selected, workers=workers, max_rows=max_rows,
                                     timeout=timeout, semantics=semantics)
@@ -121,6 +124,15 @@ def run(
     if json_out is not None:
         console.print(f"JSON: [bold]{json_out}[/]", highlight=False)
     _enforce_lines(result.summary, min_accuracy, min_answer_accuracy, min_decline_accuracy)
+
+
+def _warn_unmatched(predictions: Any, ids: set[str]) -> None:
+    """Say when predictions name no case: usually ids spelled differently than the cases'."""
+    stray = sorted(key for key in predictions.predictions if key.split("#")[0] not in ids)
+    if stray:
+        shown = ", ".join(stray[:5]) + (", …" if len(stray) > 5 else "")
+        err_console.print(f"[yellow]warning[/] {len(stray)} prediction(s) match no case id: "
+                          f"{escape(shown)}", highlight=False)
 
 
 def _run_with_progress(suite: Any, system: Any, selected: list[Any], *, workers: int,
