@@ -346,3 +346,49 @@ def test_an_unexpected_failure_refuses_the_query(catalog: Catalog) -> None:
 
     with pytest.raises(ParseError, match="could not analyse"):
         Guard(catalog, rules=(broken,)).check("SELECT 1")
+
+
+def test_column_reads_say_where_each_column_is_used(catalog: Catalog) -> None:
+    """Governance's other need: which catalog columns a predicate reads, through aliases."""
+    seen: list[GuardContext] = []
+
+    def capture(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
+        seen.append(ctx)
+        return tree
+
+    guard = Guard(catalog, rules=RULES + (capture,))
+    guard.check(
+        "WITH c AS (SELECT account_id AS id, email AS e FROM accounts) "
+        "SELECT c.id FROM c JOIN domains d ON d.account_id = c.id WHERE c.e LIKE '%@x.example'"
+    )
+    reads = seen[0].column_reads
+    in_predicates = sorted(
+        f"{r.table.name}.{r.column}" for r in reads
+        if r.node.find_ancestor(exp.Where, exp.Join) is not None
+    )
+    assert in_predicates == ["accounts.account_id", "accounts.email", "domains.account_id"]
+    traced = {(r.table.name, r.column) for r in reads if r.through}
+    assert traced == {("accounts", "account_id"), ("accounts", "email")}
+
+
+def test_column_reads_trace_through_unions_and_recursive_ctes(catalog: Catalog) -> None:
+    seen: list[GuardContext] = []
+
+    def capture(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
+        seen.append(ctx)
+        return tree
+
+    guard = Guard(catalog, rules=RULES + (capture,))
+    guard.check(
+        "SELECT u.k FROM (SELECT region AS k FROM accounts UNION ALL "
+        "SELECT priority FROM support_tickets) u WHERE u.k <> 'x'"
+    )
+    traced = {(r.table.name, r.column) for r in seen[-1].column_reads
+              if r.through and r.node.find_ancestor(exp.Where) is not None}
+    assert traced == {("accounts", "region"), ("support_tickets", "priority")}
+    guard.check(
+        "WITH RECURSIVE r(n, p) AS (SELECT 1, plan FROM accounts UNION ALL "
+        "SELECT n + 1, p FROM r WHERE n < 3) SELECT n FROM r WHERE p = 'pro'"
+    )
+    traced = {(r.table.name, r.column) for r in seen[-1].column_reads if r.through}
+    assert ("accounts", "plan") in traced

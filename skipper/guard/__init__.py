@@ -2,5 +2,6 @@
 
 from skipper.guard.context import GuardContext, TableRef
 from skipper.guard.guard import RULES, Guard, GuardedQuery, Rule
+from skipper.guard.lineage import ColumnRead
 
-__all__ = ["RULES", "Guard", "GuardContext", "GuardedQuery", "Rule", "TableRef"]
+__all__ = ["RULES", "ColumnRead", "Guard", "GuardContext", "GuardedQuery", "Rule", "TableRef"]

@@ -12,6 +12,7 @@ from skipper.catalog import Catalog, Table
 
 if TYPE_CHECKING:
     from skipper.guard.column_names import DuckDBNames
+    from skipper.guard.lineage import ColumnRead
 
 
 @dataclass
@@ -43,6 +44,7 @@ class GuardContext:
     analysed: exp.Expression | None = None
     tables: list[str] = field(default_factory=list)
     columns: dict[str, list[str]] = field(default_factory=dict)
+    column_reads: list[ColumnRead] = field(default_factory=list)
     rewrites: list[str] = field(default_factory=list)
 
     def note(self, rewrite: str) -> None:
