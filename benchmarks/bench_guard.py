@@ -36,7 +36,7 @@ def corpus() -> list[tuple[str, str]]:
     """(title, sql) of every case in tests/corpus/*.sql (paragraphs opened by ``-- title:``)."""
     cases: list[tuple[str, str]] = []
     for path in sorted((ROOT / "tests" / "corpus").glob("*.sql")):
-        title, lines = "", []
+        title, lines = "", list[str]()
         for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
             if line.startswith("-- title:"):
                 title, lines = line.removeprefix("-- title:").strip(), []
