@@ -28,8 +28,13 @@ def catalog_tables_only(tree: exp.Expression, ctx: GuardContext) -> exp.Expressi
                 table=cte.alias_or_name,
             )
     for node in tree.find_all(exp.Table):
-        if not isinstance(node.this, exp.Identifier):
+        if isinstance(node.this, exp.Func) or (node.this is None and node.expressions):
             continue  # row generators in FROM (range, unnest): no_table_functions vetted them
+        if not isinstance(node.this, exp.Identifier):
+            raise UnknownTableError(
+                f"{node.sql(dialect=ctx.dialect)!r} is not a table name; name a catalog table",
+                table=node.sql(dialect=ctx.dialect),
+            )
         if not node.args.get("db") and not node.args.get("catalog") and _is_cte_reference(node):
             continue
         ctx.table_refs.append(TableRef(node=node, table=_catalog_table(node, ctx)))
