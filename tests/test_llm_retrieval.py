@@ -1,4 +1,4 @@
-"""Retrieval and rendering: the right tables, within the token budget, and only what a user may see."""
+"""Retrieval and rendering: the right tables, within the budget, only what a user may see."""
 
 from __future__ import annotations
 
