@@ -93,7 +93,8 @@ class Skipper:
 
             engine = DuckDBEngine(self.database, isolation=isolation)
         self.engine = engine
-        self.guard = Guard(self.catalog, dialect=engine.dialect)
+        # DuckDB names an opened file by its stem, so `lake.accounts` is this database's table.
+        self.guard = Guard(self.catalog, dialect=engine.dialect, database=self.database.stem)
         self.freshness = FreshnessMonitor(self.catalog, self.engine, self.clock)
         if isinstance(audit_log, AuditLog):
             self.audit = audit_log
