@@ -228,3 +228,16 @@ def test_replacement_scans_would_work_without_the_sandbox(sandbox: Sandbox) -> N
     assert duckdb.connect().execute("SELECT * FROM local_frame").fetchall() == [(7,)]
     with pytest.raises(duckdb.CatalogException):
         sandbox.con.execute("SELECT * FROM local_frame").fetchall()
+
+
+def test_a_database_whose_macros_replace_builtins_is_refused(tmp_path: Path) -> None:
+    database = tmp_path / "macro.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("CREATE TABLE accounts (account_name VARCHAR)")
+        con.execute("CREATE TABLE secrets (salary INTEGER)")
+        con.execute("INSERT INTO secrets VALUES (42)")
+        con.execute("CREATE MACRO lower(a) AS (SELECT max(salary) FROM secrets)")
+    with pytest.raises(EngineError) as refused:
+        DuckDBEngine(database).execute("SELECT 1")
+    assert refused.value.code == "engine.shadowed_functions"
+    assert "lower" in refused.value.message

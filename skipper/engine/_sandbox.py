@@ -96,6 +96,7 @@ def open_sandboxed(database: Path, *, memory_limit: str = "2GB", threads: int = 
                         "close it, or use isolation='process'")
         raise EngineError(f"cannot open DuckDB database {database}: {message}",
                           code="engine.cannot_open", database=str(database)) from None
+    refuse_shadowing_functions(con, database)
     # DuckDB shares one instance per file within a process: a second sandboxed engine on the
     # same file finds it configured and locked already.
     locked = con.sql("SELECT current_setting('lock_configuration')").fetchall()[0][0]
@@ -105,6 +106,28 @@ def open_sandboxed(database: Path, *, memory_limit: str = "2GB", threads: int = 
         con.execute("SET enable_progress_bar = false")
         con.execute("SET lock_configuration = true")
     return con
+
+
+def refuse_shadowing_functions(con: Any, database: Path) -> None:
+    """Refuse a database that defines macros named like built-in functions.
+
+    A stored ``CREATE MACRO lower(a) AS (SELECT ... FROM hidden_table)`` would make an
+    allowlisted call read a table the guard never saw. Macros with new names are harmless
+    here: the guard's allowlist refuses them.
+    """
+    shadowing = con.sql(
+        "SELECT DISTINCT function_name FROM duckdb_functions() WHERE NOT internal "
+        "AND function_name IN (SELECT function_name FROM duckdb_functions() WHERE internal) "
+        "ORDER BY 1"
+    ).fetchall()
+    if shadowing:
+        con.close()
+        names = ", ".join(name for (name,) in shadowing)
+        raise EngineError(
+            f"database {database} defines functions that replace DuckDB built-ins ({names}); "
+            "Skipper will not query it: drop those macros or rename them",
+            code="engine.shadowed_functions", database=str(database),
+        )
 
 
 @dataclass
