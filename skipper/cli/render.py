@@ -21,7 +21,7 @@ def _cell(value: Any) -> str:
         return "NULL"
     shown = json_value(value)
     if isinstance(shown, float):
-        return f"{shown:,.2f}" if abs(shown) >= 1000 or shown != int(shown) else f"{shown:,.0f}"
+        return f"{shown:,.0f}" if shown == int(shown) else f"{shown:,.2f}"
     if isinstance(shown, int) and not isinstance(shown, bool):
         return f"{shown:,}"
     return str(shown)

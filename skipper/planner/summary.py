@@ -182,7 +182,11 @@ def _filter_words(item: Filter, terms: Terms, today: date) -> str:
 
 
 def _plural(noun: str) -> str:
-    return noun if noun.endswith("s") else noun + "s"
+    if noun.endswith("s"):
+        return noun
+    if noun.endswith("y") and noun[-2:-1] not in {"a", "e", "i", "o", "u"}:
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 def _segment_label(name: str, terms: Terms) -> str:
