@@ -252,7 +252,9 @@ class Skipper:
         planner: str = "auto",
         previous: SemanticQuery | None = None,
     ) -> Answer:
-        """Answer a plain-English question. Never raises for a question it cannot map: the
+        """Answer a plain-English question. ``planner``: ``"catalog"`` (offline), ``"llm"`` (the
+        configured model; ConfigError if none) or ``"auto"`` (the catalog planner, then the model
+        when it cannot answer and one is configured). Never raises for a question it cannot map: the
         Answer's ``status`` is then ``"cannot_answer"`` with the words it did not understand
         and the closest catalog terms. Refusals of the SQL itself still raise."""
         if planner not in {"auto", "catalog", "llm"}:
@@ -281,10 +283,10 @@ class Skipper:
     @functools.cached_property
     def llm_planner(self) -> LLMPlanner | None:
         """The LLM planner, or None when no model is configured (see ``llm`` above)."""
-        from skipper.llm.planner import LLMPlanner
+        from skipper.llm import build_planner
 
-        return LLMPlanner.build(self._llm_option, self.catalog, self.clock, self.planner,
-                                examples=self.memory.all())
+        return build_planner(self._llm_option, self.catalog, self.clock, self.planner,
+                             examples=self.memory.all())
 
     @functools.cached_property
     def memory(self) -> VerifiedQueries:

@@ -332,3 +332,40 @@ def test_describe_table_introspection_is_cached(lake: Lake) -> None:
     assert introspection and all(r.outcome == "ok" for r in introspection)
     sqls = [r.sql for r in introspection]
     assert len(sqls) == len(set(sqls))  # the second describe ran nothing: it was cached
+
+
+def test_catalog_only_installs_work_without_the_llm_extra(
+    demo_database: Path, demo_catalog: Path, tmp_path: Path
+) -> None:
+    """In a real subprocess where openai, bm25s and tiktoken cannot be imported."""
+    import subprocess
+    import sys
+
+    code = f"""
+import importlib.abc, os, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {{"openai", "bm25s", "tiktoken", "Stemmer"}}:
+            raise ImportError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Block())
+os.environ.pop("SKIPPER_MODEL", None)
+from skipper import Skipper
+from skipper.errors import ConfigError
+sk = Skipper({str(demo_catalog)!r}, {str(demo_database)!r}, today="2026-06-30",
+             audit_log={str(tmp_path / "audit.jsonl")!r})
+print(sk.ask({QUESTION!r}).status)
+sk.remember("how many accounts", "SELECT count(*) FROM accounts")
+print(sk.ask("How many accounts?").planner)
+os.environ["SKIPPER_MODEL"] = "m"
+os.environ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
+sk2 = Skipper({str(demo_catalog)!r}, {str(demo_database)!r}, today="2026-06-30",
+              audit_log={str(tmp_path / "audit.jsonl")!r})
+try:
+    sk2.ask("x", planner="llm")
+except ConfigError as error:
+    print(error.code)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["cannot_answer", "catalog", "config.llm_extra_missing"]

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from skipper.catalog import Catalog
+    from skipper.catalog.models import VerifiedQuery
+    from skipper.clock import Clock
     from skipper.llm.client import ChatClient
     from skipper.llm.config import NOT_CONFIGURED, LLMConfig
     from skipper.llm.memory import VerifiedQueries
     from skipper.llm.planner import LLMPlanner, LLMResult, LLMStats
     from skipper.llm.retrieval import Visibility
+    from skipper.planner import CatalogPlanner
 
 __all__ = [
     "NOT_CONFIGURED",
@@ -21,6 +26,7 @@ __all__ = [
     "LLMStats",
     "VerifiedQueries",
     "Visibility",
+    "build_planner",
 ]
 
 _LAZY = {
@@ -35,3 +41,33 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(f"skipper.llm.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'skipper.llm' has no attribute {name!r}")
+
+
+def build_planner(
+    option: LLMPlanner | ChatClient | LLMConfig | bool | None,
+    catalog: Catalog,
+    clock: Clock,
+    catalog_planner: CatalogPlanner,
+    *,
+    examples: Sequence[VerifiedQuery] = (),
+) -> LLMPlanner | None:
+    """The planner ``Skipper(llm=...)`` asks for, or None when no model is configured.
+
+    Without a model nothing of the ``llm`` extra is imported, so catalog-only installs work.
+    """
+    from skipper.errors import ConfigError
+    from skipper.llm.config import LLMConfig
+
+    if option is False:
+        return None
+    if option is None or option is True:
+        option = LLMConfig.from_env()
+        if option is None:
+            return None
+    try:
+        from skipper.llm.planner import LLMPlanner
+    except ImportError as error:
+        raise ConfigError(
+            f"the LLM planner needs the 'llm' extra ({error.name or error} is missing): "
+            "pip install 'skipper[llm]'", code="config.llm_extra_missing") from None
+    return LLMPlanner.build(option, catalog, clock, catalog_planner, examples=examples)
