@@ -12,6 +12,13 @@ DEMO_AS_OF = date(2026, 6, 30)
 NSQL = ROOT.parent / "shared" / "datasets" / "duckdb-nsql"
 
 
+@pytest.fixture(autouse=True)
+def no_llm_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's SKIPPER_MODEL / OPENAI_* settings must never reach a real endpoint."""
+    for name in ("SKIPPER_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scale-1 demo lake as of 2026-06-30 (read it; copy it before changing anything)."""

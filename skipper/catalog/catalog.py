@@ -12,6 +12,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
 
 from skipper.catalog.loader import catalog_files, load_file
 from skipper.catalog.models import (
@@ -57,6 +58,7 @@ class Catalog:
         self._dimensions = self._index(self.dimensions, "dimension")
         self._segments = self._index(self.segments, "segment")
         self.version = self._hash()
+        self._schema: MappingSchema | None = None
         self._check()
 
     # ---- loading -------------------------------------------------------------------------
@@ -204,6 +206,12 @@ class Catalog:
             raise _fail(entry, f"table {table!r} has no column {column!r}", field,
                         code="catalog.unknown_column")
 
+    def _mapping_schema(self) -> MappingSchema:
+        """One sqlglot schema for every load-time check (building it per snippet is quadratic)."""
+        if self._schema is None:
+            self._schema = MappingSchema(self.schema(), dialect=self.dialect, normalize=True)
+        return self._schema
+
     def _check_sql(self, entry: Entry, sql: str, field: str) -> None:
         """Every table and column a catalog SQL snippet names must be in the catalog."""
         try:
@@ -212,7 +220,8 @@ class Catalog:
                 ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
                 if table_ref.name.lower() not in ctes:
                     self._require_table(entry, table_ref.name, field)
-            qualify(tree, schema=self.schema(), dialect=self.dialect, validate_qualify_columns=True,
+            qualify(tree, schema=self._mapping_schema(), dialect=self.dialect,
+                    validate_qualify_columns=True,
                     quote_identifiers=False, identify=False)
         except CatalogError:
             raise
