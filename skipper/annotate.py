@@ -80,8 +80,10 @@ def annotate(
             table = catalog.find_table(source)
             if table is None or table.sampling is None:
                 continue
-            if any(note.table == source and note.via == (None if source == name else name)
-                   for note in sampling):
+            if any(
+                note.table == source and note.via == (None if source == name else name)
+                for note in sampling
+            ):
                 continue
             note = SamplingNote(
                 table=source,
@@ -94,8 +96,10 @@ def annotate(
             if note.via is None:
                 text = f"{source} is a {_percent(note.rate)} sample: figures are estimates"
             else:
-                text = (f"{note.via} is derived from {source}, a {_percent(note.rate)} sample: "
-                        "figures are estimates")
+                text = (
+                    f"{note.via} is derived from {source}, a {_percent(note.rate)} sample: "
+                    "figures are estimates"
+                )
             if note.exact_table:
                 text += f" (exact figures are in {note.exact_table})"
             caveats.append(text + ".")

@@ -1,4 +1,4 @@
-"""The Answer: rows, the exact SQL that ran, what it read, how fresh and complete, and its audit id."""
+"""The Answer: rows, the exact SQL that ran, what it read, how fresh and complete, its audit id."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def json_value(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, decimal.Decimal):
-        return float(value) if value == value.to_integral_value() or abs(value) < 1e15 else str(value)
+        return (
+            float(value) if value == value.to_integral_value() or abs(value) < 1e15 else str(value)
+        )
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
@@ -76,7 +78,7 @@ class Answer:
     @functools.cached_property
     def rows(self) -> list[tuple[Any, ...]]:
         columns = [self.table.column(i).to_pylist() for i in range(self.table.num_columns)]
-        return list(zip(*columns)) if columns else []
+        return list(zip(*columns, strict=True)) if columns else []
 
     @property
     def tables(self) -> list[str]:
@@ -120,8 +122,10 @@ class Answer:
 
     def __repr__(self) -> str:
         shown = f"{len(self.rows)} of {self.row_count}" if self.truncated else str(self.row_count)
-        return (f"<Answer {self.status} rows={shown} tables={self.tables} "
-                f"caveats={len(self.caveats)} audit_id={self.audit_id!r}>")
+        return (
+            f"<Answer {self.status} rows={shown} tables={self.tables} "
+            f"caveats={len(self.caveats)} audit_id={self.audit_id!r}>"
+        )
 
 
 def _dump(value: Any) -> Any:

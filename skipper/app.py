@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
@@ -70,7 +70,7 @@ class Skipper:
         audit_log: str | Path | AuditLog | None = None,
         engine: Engine | None = None,
         clock: Clock | None = None,
-        isolation: str = "process",
+        isolation: Literal["process", "thread"] = "process",
         llm: LLMConfig | ChatClient | LLMPlanner | bool | None = None,
     ) -> None:
         """``llm``: the LLM planner's model. ``None`` reads SKIPPER_MODEL, OPENAI_API_KEY and

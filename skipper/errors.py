@@ -220,7 +220,7 @@ class LLMError(SkipperError):
 
 
 class LLMUnavailableError(LLMError):
-    """The model endpoint refused or kept failing (auth, unknown model, 429/5xx past the retries)."""
+    """The model endpoint refused or kept failing: auth, unknown model, 429/5xx past retries."""
 
     code = "llm.unavailable"
 

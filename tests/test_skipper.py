@@ -43,29 +43,36 @@ def test_answer_matches_raw_duckdb_and_carries_lineage(skipper_on_demo: Skipper,
     assert answer.tables == ["accounts", "domains"]
     assert answer.lineage.columns["domains"] == ["account_id", "domain_id"]
     assert "plan" in answer.lineage.columns["accounts"]
-    assert answer.to_pandas()["domains"].sum() == raw(
-        demo_database, "SELECT count(*) FROM domains")[0][0]
+    assert (
+        answer.to_pandas()["domains"].sum()
+        == raw(demo_database, "SELECT count(*) FROM domains")[0][0]
+    )
     assert answer.to_arrow().num_rows == 4
     assert set(answer.timings) >= {"guard_ms", "execute_ms", "annotate_ms", "audit_ms", "total_ms"}
 
 
 def test_stale_and_sampled_tables_become_caveats(skipper_on_demo: Skipper):
     stale = skipper_on_demo.sql("SELECT day, sum(queries) FROM dns_queries_daily GROUP BY day")
-    assert any(c.startswith("dns_queries_daily is 8 days old") and "SLA 1 day" in c
-               for c in stale.caveats), stale.caveats
+    assert any(
+        c.startswith("dns_queries_daily is 8 days old") and "SLA 1 day" in c for c in stale.caveats
+    ), stale.caveats
     assert stale.freshness["dns_queries_daily"].stale
     assert stale.freshness["dns_queries_daily"].last.isoformat() == "2026-06-22"
 
     sampled = skipper_on_demo.sql(
         "SELECT client_country, sum(requests * sample_interval) FROM http_requests_sampled "
-        "GROUP BY 1")
+        "GROUP BY 1"
+    )
     assert "http_requests_sampled is a 1% sample: figures are estimates." in sampled.caveats
     assert not sampled.freshness["http_requests_sampled"].stale
 
-    derived = skipper_on_demo.sql("SELECT domain_id FROM traffic_rank_daily WHERE traffic_rank <= 3")
+    derived = skipper_on_demo.sql(
+        "SELECT domain_id FROM traffic_rank_daily WHERE traffic_rank <= 3"
+    )
     assert derived.lineage.upstream == {"traffic_rank_daily": ["http_requests_sampled"]}
-    assert any("traffic_rank_daily is derived from http_requests_sampled" in c
-               for c in derived.caveats)
+    assert any(
+        "traffic_rank_daily is derived from http_requests_sampled" in c for c in derived.caveats
+    )
 
     fresh = skipper_on_demo.sql("SELECT count(*) FROM billing_usage")
     assert not fresh.caveats, "billing_usage ends the day before as-of, within its SLA"
@@ -91,8 +98,9 @@ def test_refusals_raise_typed_errors_are_audited_and_change_nothing(
 
 
 def test_rows_are_capped_and_the_answer_says_so(demo_catalog, demo_database, tmp_path):
-    with Skipper(demo_catalog, demo_database, max_rows=25, today=DEMO_AS_OF,
-                 audit_log=tmp_path / "a.jsonl") as skipper:
+    with Skipper(
+        demo_catalog, demo_database, max_rows=25, today=DEMO_AS_OF, audit_log=tmp_path / "a.jsonl"
+    ) as skipper:
         answer = skipper.sql("SELECT domain_id, domain_name FROM domains")
     total = raw(demo_database, "SELECT count(*) FROM domains")[0][0]
     assert answer.truncated and len(answer.rows) == 25 and answer.row_count == total
@@ -100,8 +108,9 @@ def test_rows_are_capped_and_the_answer_says_so(demo_catalog, demo_database, tmp
 
 
 def test_every_answer_is_audited_and_replays(skipper_on_demo: Skipper):
-    answer = skipper_on_demo.sql("SELECT region, count(*) AS n FROM accounts GROUP BY region "
-                                 "ORDER BY region")
+    answer = skipper_on_demo.sql(
+        "SELECT region, count(*) AS n FROM accounts GROUP BY region ORDER BY region"
+    )
     record = skipper_on_demo.audit.get(answer.audit_id)
     assert record.sql == answer.sql
     assert record.outcome == "ok" and record.row_count == answer.row_count
@@ -115,8 +124,9 @@ def test_every_answer_is_audited_and_replays(skipper_on_demo: Skipper):
 
 
 def test_timeout_is_enforced_and_the_engine_recovers(demo_catalog, demo_database, tmp_path):
-    with Skipper(demo_catalog, demo_database, timeout_s=1, today=DEMO_AS_OF,
-                 audit_log=tmp_path / "a.jsonl") as skipper:
+    with Skipper(
+        demo_catalog, demo_database, timeout_s=1, today=DEMO_AS_OF, audit_log=tmp_path / "a.jsonl"
+    ) as skipper:
         with pytest.raises(QueryTimeoutError):
             skipper.sql("SELECT count(*) FROM http_requests_sampled a, http_requests_sampled b")
         assert skipper.sql("SELECT count(*) AS n FROM accounts").rows[0][0] > 0
@@ -134,16 +144,26 @@ def test_demo_is_built_when_missing_and_reused(tmp_path, demo_database):
 
 def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = {"SKIPPER_HOME": str(home), "PATH": "/usr/bin:/bin", "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "skipper.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "skipper.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_cli_sql_json_and_refusal(tmp_path, demo_database, demo_catalog):
     database = tmp_path / "lake.duckdb"
     shutil.copy(demo_database, database)
     common = ["--catalog", str(demo_catalog), "--database", str(database)]
-    ok = run_cli("sql", "SELECT plan, count(*) AS n FROM accounts GROUP BY plan ORDER BY plan",
-                 *common, "--json", home=tmp_path)
+    ok = run_cli(
+        "sql",
+        "SELECT plan, count(*) AS n FROM accounts GROUP BY plan ORDER BY plan",
+        *common,
+        "--json",
+        home=tmp_path,
+    )
     assert ok.returncode == 0, ok.stderr
     payload = json.loads(ok.stdout)
     assert payload["columns"] == ["plan", "n"]
@@ -155,8 +175,9 @@ def test_cli_sql_json_and_refusal(tmp_path, demo_database, demo_catalog):
     assert json.loads(refused.stdout)["error"]["code"] == "sql.not_read_only"
     assert "Traceback" not in refused.stderr
 
-    human = run_cli("sql", "SELECT day, queries FROM dns_queries_daily LIMIT 3", *common,
-                    home=tmp_path)
+    human = run_cli(
+        "sql", "SELECT day, queries FROM dns_queries_daily LIMIT 3", *common, home=tmp_path
+    )
     assert human.returncode == 0, human.stderr
     assert "Caveats" in human.stdout and "dns_queries_daily is" in human.stdout
     assert "SELECT" in human.stdout and "audit id" in human.stdout

@@ -30,9 +30,13 @@ from skipper.catalog.models import (
 from skipper.errors import CatalogError
 
 
-def _fail(entry: Entry, message: str, field: str = "", code: str = "catalog.invalid") -> CatalogError:
+def _fail(
+    entry: Entry, message: str, field: str = "", code: str = "catalog.invalid"
+) -> CatalogError:
     file, _, path = entry.origin
-    return CatalogError(message, code=code, file=file, line=entry.line_of(field), field=path + field)
+    return CatalogError(
+        message, code=code, file=file, line=entry.line_of(field), field=path + field
+    )
 
 
 class Catalog:
@@ -42,7 +46,9 @@ class Catalog:
         self.root = root
         self.files = list(files)
         heads = [f for f in self.files if f.name or f.description or f.dialect]
-        self.name = next((f.name for f in heads if f.name), None) or (root.name if root else "catalog")
+        self.name = next((f.name for f in heads if f.name), None) or (
+            root.name if root else "catalog"
+        )
         self.description = next((f.description for f in heads if f.description), "") or ""
         self.dialect = next((f.dialect for f in heads if f.dialect), None) or DEFAULT_DIALECT
         self.sources: list[Source] = [s for f in self.files for s in f.sources]
@@ -51,7 +57,9 @@ class Catalog:
         self.dimensions: list[Dimension] = [d for f in self.files for d in f.dimensions]
         self.segments: list[Segment] = [s for f in self.files for s in f.segments]
         self.glossary: list[GlossaryTerm] = [g for f in self.files for g in f.glossary]
-        self.verified_queries: list[VerifiedQuery] = [q for f in self.files for q in f.verified_queries]
+        self.verified_queries: list[VerifiedQuery] = [
+            q for f in self.files for q in f.verified_queries
+        ]
         self._tables = self._index(self.tables, "table")
         self._sources = self._index(self.sources, "source")
         self._metrics = self._index(self.metrics, "metric")
@@ -84,7 +92,9 @@ class Catalog:
         return index
 
     def _hash(self) -> str:
-        payload = [f.model_dump(mode="json", by_alias=True, exclude_defaults=True) for f in self.files]
+        payload = [
+            f.model_dump(mode="json", by_alias=True, exclude_defaults=True) for f in self.files
+        ]
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -151,21 +161,28 @@ class Catalog:
             if metric.time_column:
                 self._require_column(metric, metric.table, metric.time_column, ".time_column")
             where = " AND ".join(f"({f})" for f in metric.filters) or "TRUE"
-            self._check_sql(metric, f"SELECT {metric.expr} FROM {metric.table} WHERE {where}", ".expr")
+            self._check_sql(
+                metric, f"SELECT {metric.expr} FROM {metric.table} WHERE {where}", ".expr"
+            )
         for dimension in self.dimensions:
             self._require_table(dimension, dimension.table)
             self._check_sql(dimension, f"SELECT {dimension.sql} FROM {dimension.table}", ".expr")
         for segment in self.segments:
             self._require_table(segment, segment.table)
-            self._check_sql(segment, f"SELECT 1 FROM {segment.table} WHERE {segment.filter}", ".filter")
+            self._check_sql(
+                segment, f"SELECT 1 FROM {segment.table} WHERE {segment.filter}", ".filter"
+            )
         for query in self.verified_queries:
             self._check_sql(query, query.sql, ".sql")
         known = set(self._tables) | set(self._metrics) | set(self._dimensions) | set(self._segments)
         for term in self.glossary:
             for i, ref in enumerate(term.refers_to):
                 if ref.lower() not in known:
-                    raise _fail(term, f"refers to {ref!r}, which the catalog does not declare",
-                                f".refers_to[{i}]")
+                    raise _fail(
+                        term,
+                        f"refers to {ref!r}, which the catalog does not declare",
+                        f".refers_to[{i}]",
+                    )
 
     def _check_table(self, table: Table) -> None:
         if table.source and self._sources and table.source.lower() not in self._sources:
@@ -203,13 +220,17 @@ class Catalog:
 
     def _require_column(self, entry: Entry, table: str, column: str, field: str) -> None:
         if self.table(table).column(column) is None:
-            raise _fail(entry, f"table {table!r} has no column {column!r}", field,
-                        code="catalog.unknown_column")
+            raise _fail(
+                entry,
+                f"table {table!r} has no column {column!r}",
+                field,
+                code="catalog.unknown_column",
+            )
 
     def _mapping_schema(self) -> MappingSchema:
         """One sqlglot schema for every load-time check (building it per snippet is quadratic)."""
         if self._schema is None:
-            self._schema = MappingSchema(self.schema(), dialect=self.dialect, normalize=True)
+            self._schema = MappingSchema(dict(self.schema()), dialect=self.dialect, normalize=True)
         return self._schema
 
     def _check_sql(self, entry: Entry, sql: str, field: str) -> None:
@@ -220,9 +241,14 @@ class Catalog:
                 ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
                 if table_ref.name.lower() not in ctes:
                     self._require_table(entry, table_ref.name, field)
-            qualify(tree, schema=self._mapping_schema(), dialect=self.dialect,
-                    validate_qualify_columns=True,
-                    quote_identifiers=False, identify=False)
+            qualify(
+                tree,
+                schema=self._mapping_schema(),
+                dialect=self.dialect,
+                validate_qualify_columns=True,
+                quote_identifiers=False,
+                identify=False,
+            )
         except CatalogError:
             raise
         except SqlglotError as error:

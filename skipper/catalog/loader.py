@@ -136,12 +136,12 @@ def _locate(model: BaseModel, document: _Document, path: Path_) -> None:
 def catalog_files(directory: Path) -> list[Path]:
     """The YAML files of a catalog directory, in a stable order."""
     if not directory.exists():
-        raise CatalogError(f"catalog directory {directory} does not exist", code="catalog.not_found")
+        raise CatalogError(
+            f"catalog directory {directory} does not exist", code="catalog.not_found"
+        )
     if directory.is_file():
         return [directory]
-    files = sorted(
-        p for p in directory.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file()
-    )
+    files = sorted(p for p in directory.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
     if not files:
         raise CatalogError(
             f"no .yaml files in {directory}; create one with `skipper catalog init`",

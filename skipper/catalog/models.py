@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import sqlglot
 from pydantic import (
@@ -67,7 +67,7 @@ def _dialect(info: ValidationInfo) -> str:
 def parse_expression(sql: str, dialect: str = DEFAULT_DIALECT) -> exp.Expression:
     """Parse one SQL expression (not a statement) of a catalog field."""
     try:
-        tree = sqlglot.parse_one(sql, read=dialect, into=exp.Condition)
+        tree = cast(exp.Expression, sqlglot.parse_one(sql, read=dialect, into=exp.Condition))
     except sqlglot.errors.SqlglotError as error:
         raise ValueError(f"not a valid SQL expression: {_first_line(error)}") from None
     return tree
@@ -148,6 +148,10 @@ class Column(Entry):
     values: list[str | int | bool] | None = Field(
         None, description="Allowed values of a low-cardinality column."
     )
+    classification: Name | None = Field(
+        None, description="Kind of personal data (e.g. email, name, ip, phone): its masking rule "
+        "is the catalog classification of that name.",
+    )
 
 
 class Relationship(Entry):
@@ -219,6 +223,10 @@ class Table(Entry):
     freshness: Freshness | None = None
     sampling: Sampling | None = None
     lineage: Lineage | None = None
+    reviewed: bool = Field(
+        True, description="False until a person has reviewed the table (e.g. after a PII scan): "
+        "unreviewed tables are queryable by nobody.",
+    )
 
     def column(self, name: str) -> Column | None:
         lowered = name.lower()
@@ -296,6 +304,62 @@ class VerifiedQuery(Entry):
     _check_sql = field_validator("sql")(_check_query)
 
 
+MaskKind = Literal["deny", "redact", "hash", "partial"]
+
+
+class Classification(Entry):
+    """A kind of personal data and how it is masked for users whose groups do not unmask it."""
+
+    name: Name
+    description: str = ""
+    mask: MaskKind = Field(
+        "redact", description="deny: the column is hidden; redact: NULL or `value`; hash: salted "
+        "sha256 (salt from SKIPPER_POLICY_SALT or the constructor); partial: keep the first "
+        "`keep_start` and last `keep_end` characters.",
+    )
+    value: str | None = Field(None, description="The constant a redact mask shows (default NULL).")
+    keep_start: int = Field(1, ge=0)
+    keep_end: int = Field(0, ge=0)
+    in_predicates: bool = Field(
+        False, description="Whether a masked column may appear in WHERE, JOIN, GROUP BY, ORDER "
+        "BY, CASE, HAVING or window clauses (it is compared masked).",
+    )
+
+
+class RowFilter(Entry):
+    """Rows of a table a group may see: a SQL predicate, which may say :user_name/:user_email."""
+
+    table: Name
+    where: str = Field(description="SQL predicate on the table, e.g. region = 'EU'.")
+
+    _check_where = field_validator("where")(
+        lambda value, info: (parse_expression(value, _dialect(info)), value)[1]
+    )
+
+
+class Group(Entry):
+    """A group of users and what it may read."""
+
+    name: Name
+    description: str = ""
+    tables: list[str] = Field(
+        default_factory=list, description="Tables the group may read; '*' for every table."
+    )
+    unmask: list[str] = Field(
+        default_factory=list, description="Classifications the group sees in clear; '*' for all."
+    )
+    row_filters: list[RowFilter] = Field(default_factory=list)
+
+
+class User(Entry):
+    """A person (or service) the catalog knows, with the groups they belong to."""
+
+    name: Name
+    email: str | None = None
+    description: str = ""
+    groups: list[Name] = Field(default_factory=list)
+
+
 class CatalogFile(Entry):
     """One YAML file of a catalog directory; a catalog merges all of them."""
 
@@ -309,6 +373,12 @@ class CatalogFile(Entry):
     segments: list[Segment] = Field(default_factory=list)
     glossary: list[GlossaryTerm] = Field(default_factory=list)
     verified_queries: list[VerifiedQuery] = Field(default_factory=list)
+    classifications: list[Classification] = Field(default_factory=list)
+    groups: list[Group] = Field(default_factory=list)
+    users: list[User] = Field(default_factory=list)
+    default_user: Name | None = Field(
+        None, description="Who a query without a user runs as once the catalog declares users."
+    )
 
 
 def catalog_json_schema() -> dict[str, Any]:

@@ -34,7 +34,7 @@ def answer_renderable(answer: Answer, *, show_sql: bool = True) -> RenderableTyp
     table = Table(show_header=True, header_style="bold cyan", show_edge=True)
     types = [str(t) for t in answer.table.schema.types]
     numeric = [t.startswith(("int", "uint", "double", "float", "decimal")) for t in types]
-    for name, is_number in zip(answer.columns, numeric):
+    for name, is_number in zip(answer.columns, numeric, strict=True):
         table.add_column(escape(name), justify="right" if is_number else "left")
     for row in answer.rows[:MAX_TERMINAL_ROWS]:
         table.add_row(*(escape(_cell(v)) for v in row))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,10 +12,10 @@ from skipper.cli.render import print_answer
 from skipper.errors import SkipperError
 
 CatalogOption = Annotated[
-    Optional[Path], typer.Option("--catalog", help="Catalog directory (default: the demo's).")
+    Path | None, typer.Option("--catalog", help="Catalog directory (default: the demo's).")
 ]
 DatabaseOption = Annotated[
-    Optional[Path], typer.Option("--database", help="DuckDB file (default: the demo lake).")
+    Path | None, typer.Option("--database", help="DuckDB file (default: the demo lake).")
 ]
 
 
@@ -23,8 +23,10 @@ def sql(
     text: Annotated[str, typer.Argument(help="One read-only SQL query.")],
     catalog: CatalogOption = None,
     database: DatabaseOption = None,
-    user: Annotated[Optional[str], typer.Option(help="Run as this catalog user.")] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print the answer as one JSON object.")] = False,
+    user: Annotated[str | None, typer.Option(help="Run as this catalog user.")] = None,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print the answer as one JSON object.")
+    ] = False,
     max_rows: Annotated[int, typer.Option(help="Return at most this many rows.")] = 1000,
     timeout: Annotated[float, typer.Option(help="Per-query timeout in seconds.")] = 30.0,
 ) -> None:
@@ -32,8 +34,9 @@ def sql(
     from skipper.cli.options import open_skipper
 
     try:
-        with open_skipper(catalog, database, user=user, max_rows=max_rows,
-                          timeout_s=timeout) as skipper:
+        with open_skipper(
+            catalog, database, user=user, max_rows=max_rows, timeout_s=timeout
+        ) as skipper:
             answer = skipper.sql(text)
     except SkipperError as error:
         fail(error, as_json=json)
