@@ -11,7 +11,7 @@ from skipper.cli.output import EXIT_CANNOT_ANSWER, console, fail, print_json
 from skipper.errors import SkipperError
 
 if TYPE_CHECKING:
-    from skipper.app import Skipper
+    pass
 
 CatalogOption = Annotated[
     Path | None, typer.Option("--catalog", help="Catalog directory (default: the demo's).")
@@ -31,6 +31,10 @@ def ask(
     ] = False,
     max_rows: Annotated[int, typer.Option(help="Return at most this many rows.")] = 1000,
     timeout: Annotated[float, typer.Option(help="Per-query timeout in seconds.")] = 30.0,
+    planner: Annotated[
+        str,
+        typer.Option(help="auto (catalog, then the LLM if configured), catalog or llm."),
+    ] = "auto",
 ) -> None:
     """Answer a question from the catalog: a summary, the rows, caveats and the exact SQL.
 
@@ -42,7 +46,7 @@ def ask(
     try:
         with open_skipper(catalog, database, user=user, max_rows=max_rows,
                           timeout_s=timeout) as skipper:
-            answer = _ask(skipper, question, user)
+            answer = skipper.ask(question, user=user, planner=planner)
     except SkipperError as error:
         fail(error, as_json=json)
     if getattr(answer, "status", "ok") == "cannot_answer":
@@ -54,23 +58,6 @@ def ask(
     from skipper.cli.render import print_answer
 
     print_answer(console, answer)
-
-
-def _ask(skipper: Skipper, question: str, user: str | None) -> Any:
-    """``Skipper.ask`` when the front door has it; else the catalog planner, then ``sql()``."""
-    if hasattr(skipper, "ask"):
-        return skipper.ask(question, user=user)
-    from skipper.planner import CatalogPlanner
-
-    planner = CatalogPlanner(skipper.catalog, skipper.clock)
-    plan = planner.plan(question)
-    if plan.status != "ok" or plan.sql is None:
-        return plan
-    answer = skipper.sql(plan.sql, user=user, question=question, planner=planner.name,
-                         semantic_query=plan.semantic_query)
-    answer.summary = planner.summarize(plan, answer.columns, answer.rows, answer.row_count)
-    answer.message = plan.message
-    return answer
 
 
 def _cannot_answer(answer: Any, *, as_json: bool) -> None:
