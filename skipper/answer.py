@@ -120,6 +120,28 @@ class Answer:
             "timings": self.timings,
         }
 
+    def _repr_html_(self) -> str:
+        from skipper.display import answer_html
+
+        return answer_html(self)
+
+    def __rich__(self) -> Any:
+        from skipper.display import answer_rich
+
+        return answer_rich(self)
+
+    def chart(self, catalog: Any = None) -> Any:
+        """An Altair chart for this result's shape, or None (needs ``skipper[charts]``)."""
+        from skipper.chart import chart
+
+        return chart(self, catalog)
+
+    def save_chart(self, path: Any, catalog: Any = None) -> Any:
+        """Write the chart as .png or .svg, offline (needs ``skipper[charts]``)."""
+        from skipper.chart import save_chart
+
+        return save_chart(self, path, catalog)
+
     def __repr__(self) -> str:
         shown = f"{len(self.rows)} of {self.row_count}" if self.truncated else str(self.row_count)
         return (

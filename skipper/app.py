@@ -412,6 +412,16 @@ class Session:
                 return answer.semantic_query  # type: ignore[no-any-return]
         return None
 
+    def _repr_html_(self) -> str:
+        from skipper.display import thread_html
+
+        return thread_html(self.answers)
+
+    def __rich__(self) -> Any:
+        from skipper.display import thread_rich
+
+        return thread_rich(self.answers)
+
     def ask(self, question: str) -> Answer:
         answer = self.skipper.ask(question, user=self.user, previous=self.semantic_query)
         self.answers.append(answer)
