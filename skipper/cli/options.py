@@ -19,6 +19,13 @@ def open_skipper(
     """A Skipper on the given catalog and database, or on the bundled demo when neither is given
     (building the demo lake on first use)."""
     if catalog is None and database is None:
+        from skipper.app import default_demo_database
+        from skipper.cli.output import err_console
+
+        path = default_demo_database()
+        if not path.exists():
+            err_console.print(f"[dim]Building the Town Lake demo lake at {path} (first use, a "
+                              "few seconds)…[/]", highlight=False)
         return Skipper.demo(user=user, max_rows=max_rows, timeout_s=timeout_s)
     if catalog is None or database is None:
         missing = "--catalog" if catalog is None else "--database"
