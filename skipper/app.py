@@ -21,6 +21,7 @@ from skipper.engine import Engine, Result
 from skipper.errors import ConfigError, EngineError, GuardError, LLMError, SkipperError
 from skipper.freshness import FreshnessMonitor
 from skipper.guard import Guard, GuardedQuery
+from skipper.policy import Policy, Visibility
 
 if TYPE_CHECKING:
     from skipper.catalog.models import VerifiedQuery
@@ -72,6 +73,7 @@ class Skipper:
         clock: Clock | None = None,
         isolation: Literal["process", "thread"] = "process",
         llm: LLMConfig | ChatClient | LLMPlanner | bool | None = None,
+        policy: Policy | None = None,
     ) -> None:
         """``llm``: the LLM planner's model. ``None`` reads SKIPPER_MODEL, OPENAI_API_KEY and
         OPENAI_BASE_URL when first needed (no SKIPPER_MODEL: no LLM); ``False`` turns it off."""
@@ -94,7 +96,8 @@ class Skipper:
             engine = DuckDBEngine(self.database, isolation=isolation)
         self.engine = engine
         # DuckDB names an opened file by its stem, so `lake.accounts` is this database's table.
-        self.guard = Guard(self.catalog, dialect=engine.dialect, database=self.database.stem)
+        self.guard = Guard(self.catalog, dialect=engine.dialect, database=self.database.stem,
+                           policy=policy)
         self.freshness = FreshnessMonitor(self.catalog, self.engine, self.clock)
         if isinstance(audit_log, AuditLog):
             self.audit = audit_log
@@ -156,7 +159,8 @@ class Skipper:
         ``extra`` goes into the audit record's ``extra`` (the LLM planner's usage)."""
         user = user if user is not None else self.user
         started = time.perf_counter()
-        context = {"user": user, "question": question, "planner": planner}
+        context = {"user": user, "question": question, "planner": planner,
+                   "groups": self._groups(user)}
         try:
             guarded = self.guard.check(text, user=user)
         except GuardError as error:
@@ -193,6 +197,8 @@ class Skipper:
             result_hash=hash_result(result.table),
             duration_ms=round((annotated_at - started) * 1000, 3),
             outcome="ok",
+            groups=guarded.groups,
+            policies=guarded.policies,
             extra={**({"rewrites": guarded.rewrites} if guarded.rewrites else {}),
                    **(extra or {})},
         )
@@ -230,11 +236,22 @@ class Skipper:
             catalog_version=self.catalog.version,
             tables=guarded.tables if guarded else [],
             columns=guarded.columns if guarded else {},
+            policies=guarded.policies if guarded else [],
             row_count=0,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
             outcome=outcome,
             error={"code": error.code, "message": error.message},
         )
+
+    def visible(self, user: str | None = None) -> Visibility:
+        """The tables and columns ``user`` may read (planners offer nothing else)."""
+        return self.guard.policy.access(user if user is not None else self.user).visibility()
+
+    def _groups(self, user: str | None) -> list[str]:
+        try:
+            return list(self.guard.policy.principal(user).groups)
+        except SkipperError:
+            return []
 
     # ---- the question path -------------------------------------------------------------
     @functools.cached_property

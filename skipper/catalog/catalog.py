@@ -18,13 +18,16 @@ from skipper.catalog.loader import catalog_files, load_file
 from skipper.catalog.models import (
     DEFAULT_DIALECT,
     CatalogFile,
+    Classification,
     Dimension,
     Entry,
     GlossaryTerm,
+    Group,
     Metric,
     Segment,
     Source,
     Table,
+    User,
     VerifiedQuery,
 )
 from skipper.errors import CatalogError
@@ -60,6 +63,13 @@ class Catalog:
         self.verified_queries: list[VerifiedQuery] = [
             q for f in self.files for q in f.verified_queries
         ]
+        self.classifications: list[Classification] = [c for f in self.files for c in f.classifications]
+        self.groups: list[Group] = [g for f in self.files for g in f.groups]
+        self.users: list[User] = [u for f in self.files for u in f.users]
+        self.default_user = next((f.default_user for f in self.files if f.default_user), None)
+        self._classifications = self._index(self.classifications, "classification")
+        self._groups = self._index(self.groups, "group")
+        self._users = self._index(self.users, "user")
         self._tables = self._index(self.tables, "table")
         self._sources = self._index(self.sources, "source")
         self._metrics = self._index(self.metrics, "metric")
@@ -107,6 +117,20 @@ class Catalog:
         if found is None:
             raise CatalogError(f"no table {name!r} in the catalog", code="catalog.unknown_table")
         return found
+
+    def find_user(self, name: str) -> User | None:
+        return self._users.get(name.lower())
+
+    def find_group(self, name: str) -> Group | None:
+        return self._groups.get(name.lower())
+
+    def find_classification(self, name: str) -> Classification | None:
+        return self._classifications.get(name.lower())
+
+    @property
+    def governed(self) -> bool:
+        """Whether the catalog declares users or groups: then only they read, as granted."""
+        return bool(self.users or self.groups)
 
     def find_metric(self, name: str) -> Metric | None:
         return self._metrics.get(name.lower())
@@ -174,6 +198,7 @@ class Catalog:
             )
         for query in self.verified_queries:
             self._check_sql(query, query.sql, ".sql")
+        self._check_policies()
         known = set(self._tables) | set(self._metrics) | set(self._dimensions) | set(self._segments)
         for term in self.glossary:
             for i, ref in enumerate(term.refers_to):
@@ -183,6 +208,32 @@ class Catalog:
                         f"refers to {ref!r}, which the catalog does not declare",
                         f".refers_to[{i}]",
                     )
+
+    def _check_policies(self) -> None:
+        # A column classified with a name no classification declares is masked to NULL.
+        for user in self.users:
+            for i, group in enumerate(user.groups):
+                if self.find_group(group) is None:
+                    raise _fail(user, f"unknown group {group!r}", f".groups[{i}]")
+        if self.default_user and self.find_user(self.default_user) is None:
+            file = next((f for f in self.files if f.default_user), self.files[0])
+            raise _fail(file, f"default_user {self.default_user!r} is not a declared user",
+                        ".default_user")
+        for group in self.groups:
+            for i, name in enumerate(group.tables):
+                if name != "*":
+                    self._require_table(group, name, f".tables[{i}]")
+            for i, name in enumerate(group.unmask):
+                if name != "*" and self.find_classification(name) is None:
+                    raise _fail(group, f"unknown classification {name!r}", f".unmask[{i}]")
+            for row_filter in group.row_filters:
+                self._require_table(row_filter, row_filter.table)
+                where = sqlglot.parse_one(row_filter.where, read=self.dialect).transform(
+                    lambda node: exp.Literal.string("user")
+                    if isinstance(node, exp.Placeholder) else node
+                ).sql(dialect=self.dialect)
+                self._check_sql(row_filter, f"SELECT 1 FROM {row_filter.table} WHERE {where}",
+                                ".where")
 
     def _check_table(self, table: Table) -> None:
         if table.source and self._sources and table.source.lower() not in self._sources:

@@ -13,6 +13,7 @@ from skipper.catalog import Catalog, Table
 if TYPE_CHECKING:
     from skipper.guard.column_names import DuckDBNames
     from skipper.guard.lineage import ColumnRead
+    from skipper.policy import Access
 
 
 @dataclass
@@ -46,6 +47,8 @@ class GuardContext:
     columns: dict[str, list[str]] = field(default_factory=dict)
     column_reads: list[ColumnRead] = field(default_factory=list)
     rewrites: list[str] = field(default_factory=list)
+    access: Access | None = None
+    policies: list[dict[str, str]] = field(default_factory=list)
 
     def note(self, rewrite: str) -> None:
         """Record a human-readable note of a rewrite applied to the executed tree."""

@@ -17,6 +17,7 @@ from skipper.guard.comments import drop_comments
 from skipper.guard.context import GuardContext
 from skipper.guard.functions import allowed_functions
 from skipper.guard.lineage import record_lineage
+from skipper.guard.policy import apply_policies
 from skipper.guard.parse import MAX_DEPTH, MAX_SQL_CHARS, parse_statements
 from skipper.guard.read_only import read_only
 from skipper.guard.relation_statement import select_from_relation
@@ -24,6 +25,7 @@ from skipper.guard.row_cap import cap_rows
 from skipper.guard.single_statement import single_statement
 from skipper.guard.table_functions import no_table_functions
 from skipper.guard.tables import catalog_tables_only
+from skipper.policy import Access, Policy
 
 Rule = Callable[[exp.Expression, GuardContext], exp.Expression]
 
@@ -38,6 +40,7 @@ RULES: tuple[Rule, ...] = (
     qualify_columns,
     record_lineage,
     keep_column_names,
+    apply_policies,
     cap_rows,
 )
 """The guard's whole policy, in order. Each rule raises a GuardError or returns the tree."""
@@ -61,7 +64,11 @@ class GuardedQuery:
         analysed: exp.Expression | None = None,
         max_rows: int | None = None,
         user: str | None = None,
+        groups: list[str] | None = None,
+        policies: list[dict[str, str]] | None = None,
     ) -> None:
+        self.groups = list(groups or [])
+        self.policies = [dict(p) for p in policies or []]
         self.sql = sql
         self.tables = list(tables)
         self.columns = {table: list(names) for table, names in columns.items()}
@@ -98,6 +105,8 @@ class GuardedQuery:
             analysed=self._analysed_source,
             max_rows=self.max_rows,
             user=self.user,
+            groups=self.groups,
+            policies=self.policies,
         )
 
     def __repr__(self) -> str:
@@ -118,6 +127,7 @@ class Guard:
         cache_size: int = 256,
         max_sql_chars: int = MAX_SQL_CHARS,
         max_depth: int = MAX_DEPTH,
+        policy: Policy | None = None,
     ) -> None:
         """``database`` is the name DuckDB gives the opened file (its stem, e.g. ``lake`` for
         ``lake.duckdb``), so ``lake.accounts`` and ``lake.main.accounts`` are recognised."""
@@ -128,37 +138,48 @@ class Guard:
         self.database = database
         self.max_rows = max_rows
         self.rules = rules
+        self.policy = policy if policy is not None else Policy(catalog, dialect=dialect)
         self.max_sql_chars = max_sql_chars
         self.max_depth = max_depth
         tables: dict[str, object] = dict(catalog.schema())
         self.schema = MappingSchema(tables, dialect=dialect, normalize=True)
-        self._cache: OrderedDict[tuple[str, str | None, str], GuardedQuery] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str | None, str, str], GuardedQuery] = OrderedDict()
         self._cache_size = cache_size
         self._lock = Lock()
         self._names = DuckDBNames() if dialect == "duckdb" else None
 
     def check(self, sql: str, user: str | None = None) -> GuardedQuery:
         """The guarded query for ``sql``, or a GuardError subclass saying what to change."""
-        key = (sql, user, self.catalog.version)
+        access = self.policy.access(user)
+        key = (sql, user, self.catalog.version, access.key)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
         if cached is not None:
             return cached.copy()
-        guarded = self._check(sql, user)
+        guarded = self._check(sql, user, access)
         with self._lock:
             self._cache[key] = guarded
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return guarded.copy()
 
-    def context(self, sql: str = "", user: str | None = None) -> GuardContext:
-        """A fresh context for running rules by hand (tests, or one rule at a time)."""
+    def context(
+        self, sql: str = "", user: str | None = None, access: Access | None = None
+    ) -> GuardContext:
+        """A fresh context for running rules by hand (tests, or one rule at a time).
+
+        The rules see the catalog as ``user`` may see it: forbidden tables and hidden columns
+        are simply absent, so refusals do not tell them apart from names that do not exist.
+        """
+        access = access if access is not None else self.policy.access(user)
+        full = access.catalog is self.catalog
         return GuardContext(
-            catalog=self.catalog,
+            catalog=access.catalog,
             dialect=self.dialect,
-            schema=self.schema,
+            schema=self.schema if full else access.schema,
+            access=access,
             sql_text=sql,
             user=user,
             database=self.database,
@@ -166,8 +187,8 @@ class Guard:
             names=self._names,
         )
 
-    def _check(self, sql: str, user: str | None) -> GuardedQuery:
-        ctx = self.context(sql, user)
+    def _check(self, sql: str, user: str | None, access: Access) -> GuardedQuery:
+        ctx = self.context(sql, user, access)
         try:
             ctx.statements = parse_statements(
                 sql, self.dialect, max_chars=self.max_sql_chars, max_depth=self.max_depth
@@ -199,4 +220,6 @@ class Guard:
             analysed=ctx.analysed,
             max_rows=ctx.max_rows,
             user=user,
+            groups=list(access.principal.groups),
+            policies=ctx.policies,
         )

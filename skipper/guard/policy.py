@@ -1,0 +1,124 @@
+"""Rule: governance. Refuse masked columns in predicates, then replace every governed table
+reference by a policy subquery ``(SELECT <masked columns> FROM t WHERE <row filter>) AS t``.
+
+Because the subquery stands where the table stood, masks hold wherever the query reads the
+column (stars, whole-row references, COLUMNS(...), CTEs, unions, PIVOT) and the user's own
+predicates, outside it, can only narrow the filtered rows. Forbidden tables and hidden columns
+never get this far: the guard checks the query against the principal's catalog view, so they
+fail exactly like names that do not exist.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from skipper.errors import PolicyError
+from skipper.guard.context import GuardContext
+from skipper.policy.access import TablePolicy
+from skipper.policy.masks import mask_expression
+
+_PREDICATE_CLAUSES = (exp.Where, exp.Having, exp.Qualify, exp.Group, exp.Order, exp.Case,
+                      exp.If, exp.Filter)
+_MOVED_TO_SUBQUERY = ("pivots", "sample", "joins", "laterals")
+
+
+def apply_policies(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
+    access = ctx.access
+    if access is None or not access.rewrites:
+        return tree
+    for read in ctx.column_reads:
+        policy = access.table_policy(read.table.name)
+        if policy is None or read.column is None:
+            continue
+        classification = policy.masks.get(read.column)
+        if classification is None or classification.in_predicates:
+            continue
+        clause = _predicate_clause(read.node)
+        if clause:
+            raise PolicyError(
+                f"{read.table.name}.{read.column} is masked for you ({classification.name}), so "
+                f"it cannot be used in {clause}; select it (masked) or leave it out",
+                code="policy.column_in_predicate", table=read.table.name, column=read.column,
+            )
+    applied: set[str] = set()
+    for ref in ctx.table_refs:
+        policy = access.table_policy(ref.table.name)
+        if policy is None or not policy.rewrites:
+            continue
+        _replace(ref.node, policy, ctx)
+        applied.add(policy.table.name.lower())
+    for name in sorted(applied):
+        ctx.policies.extend(_describe(access.tables[name]))
+    return tree
+
+
+def _predicate_clause(node: exp.Expression) -> str | None:
+    """The clause (WHERE, JOIN ON, GROUP BY, ...) above ``node`` that compares or sorts by it."""
+    child: exp.Expression = node
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, _PREDICATE_CLAUSES):
+            return parent.key.upper() if not isinstance(parent, exp.If) else "CASE"
+        if isinstance(parent, exp.Join) and child is not parent.this:
+            return "JOIN"
+        if isinstance(parent, exp.Window) and child is not parent.this:
+            return "a window's PARTITION BY / ORDER BY"
+        if isinstance(parent, exp.Distinct) and parent.args.get("on") is not None:
+            return "DISTINCT ON"
+        child, parent = parent, parent.parent
+    return None
+
+
+def _replace(node: exp.Table, policy: TablePolicy, ctx: GuardContext) -> None:
+    access = ctx.access
+    assert access is not None
+    db = _copy(node.args.get("db")) or exp.to_identifier(policy.table.db_schema)
+    source = exp.Table(this=node.this.copy(), db=db, catalog=_copy(node.args.get("catalog")))
+    projections: list[exp.Expression] = []
+    for column in policy.table.columns:
+        reference = exp.column(column.name, quoted=True)
+        classification = policy.masks.get(column.name)
+        if classification is None:
+            projections.append(reference)
+        else:
+            masked = mask_expression(reference, classification, salt=access.salt, type_=column.type)
+            projections.append(exp.alias_(masked, column.name, quoted=True))
+    select = exp.select(*projections).from_(source)
+    if policy.row_filter is not None:
+        select = select.where(policy.row_filter.copy())
+    alias = node.args.get("alias")
+    if alias is None:
+        alias = exp.TableAlias(this=exp.to_identifier(node.name))
+        _unqualify_columns(ctx, node)
+    subquery = exp.Subquery(this=select, alias=alias.copy())
+    for key in _MOVED_TO_SUBQUERY:
+        value = node.args.get(key)
+        if value:
+            subquery.set(key, value)
+    node.replace(subquery)
+
+
+def _unqualify_columns(ctx: GuardContext, node: exp.Table) -> None:
+    """``main.accounts.x`` no longer names anything once ``main.accounts`` is a subquery."""
+    root = node.root()
+    name = node.name.lower()
+    for column in root.find_all(exp.Column):
+        if column.args.get("db") is not None and column.table.lower() == name:
+            column.set("db", None)
+            column.set("catalog", None)
+    del ctx
+
+
+def _copy(value: object) -> exp.Expression | None:
+    return value.copy() if isinstance(value, exp.Expression) else None
+
+
+def _describe(policy: TablePolicy) -> list[dict[str, str]]:
+    table = policy.table.name
+    out = [{"kind": "mask", "table": table, "column": column, "classification": c.name,
+            "mask": c.mask} for column, c in sorted(policy.masks.items())]
+    out += [{"kind": "hidden", "table": table, "column": column} for column in policy.hidden]
+    if policy.row_filter is not None:
+        out.append({"kind": "row_filter", "table": table, "groups": ",".join(policy.filter_groups),
+                    "where": policy.row_filter.sql()})
+    return out

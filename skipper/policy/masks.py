@@ -1,0 +1,39 @@
+"""Mask expressions: what a classified column shows to a user whose groups do not unmask it."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from skipper.catalog.models import Classification
+
+PARTIAL_FILL = "***"
+
+
+def mask_expression(column: exp.Expression, classification: Classification, *, salt: str,
+                    type_: str | None) -> exp.Expression:
+    """The SQL that stands in for ``column`` (never called for ``deny``: that column is hidden)."""
+    text = exp.cast(column.copy(), exp.DataType.Type.VARCHAR)
+    if classification.mask == "hash":
+        return exp.func("sha256", exp.func("concat", exp.Literal.string(salt), text))
+    if classification.mask == "partial":
+        start, end = classification.keep_start, classification.keep_end
+        shown = exp.func(
+            "concat",
+            exp.func("left", text.copy(), exp.Literal.number(start)),
+            exp.Literal.string(PARTIAL_FILL),
+            exp.func("right", text.copy(), exp.Literal.number(end)) if end else exp.Literal.string(""),
+        )
+        long_enough = exp.GT(this=exp.func("length", text.copy()),
+                             expression=exp.Literal.number(2 * (start + end)))
+        partial = exp.If(this=long_enough, true=shown, false=exp.Literal.string(PARTIAL_FILL))
+        return _null_safe(column, partial)
+    if classification.value is not None:
+        return exp.Literal.string(classification.value)
+    return exp.cast(exp.Null(), type_ or "VARCHAR")
+
+
+def _null_safe(column: exp.Expression, masked: exp.Expression) -> exp.Expression:
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=column.copy(), expression=exp.Null()), true=exp.Null())],
+        default=masked,
+    )
