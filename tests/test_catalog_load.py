@@ -8,11 +8,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 from skipper.catalog import Catalog, catalog_json_schema
-from skipper.catalog.loader import _Loader
 from skipper.catalog.models import format_duration
+from skipper.yamldoc import YamlDocument
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "catalog"
@@ -137,7 +136,7 @@ def test_published_json_schema_is_up_to_date() -> None:
 )
 def test_every_catalog_file_validates_against_the_json_schema(file: Path) -> None:
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text("utf-8")))
-    data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (safe loader)
+    data = YamlDocument(file.read_text(encoding="utf-8")).data
     problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
                 for e in validator.iter_errors(data)]
     assert problems == []

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from skipper.errors import EvalCaseError
 from skipper.evals.scoring import DEFAULT_TOLERANCE, Semantics
+from skipper.yamldoc import Key, YamlDocument, YamlProblem, dotted
 
 Expect = Literal["answer", "cannot_answer", "refused"]
 DEMO = "demo"
@@ -169,60 +170,14 @@ class CaseSuite:
 # ---- loading -------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans, so ``no`` and ``on`` in expected rows stay strings."""
+_Key = Key
 
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-_Key = tuple[str | int, ...]
-
-
-def _read_yaml(text: str, file: str) -> tuple[Any, dict[_Key, int]]:
-    """The document as plain data, and the line of every mapping key and sequence item."""
-    lines: dict[_Key, int] = {}
-    loader = _Loader(text)
-
-    def build(node: yaml.Node, path: _Key) -> Any:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = loader.construct_object(key_node, deep=True)
-                if key in out:
-                    raise EvalCaseError(f"duplicate key {key!r}", file=file,
-                                        line=key_node.start_mark.line + 1)
-                lines[path + (str(key),)] = key_node.start_mark.line + 1
-                out[key] = build(value_node, path + (str(key),))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return loader.construct_object(node, deep=True)
-
+def _read_yaml(text: str, file: str) -> YamlDocument:
     try:
-        node = loader.get_single_node()
-        data = None if node is None else build(node, ())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        raise EvalCaseError(f"invalid YAML: {problem}", file=file,
-                            line=mark.line + 1 if mark is not None else None) from None
-    finally:
-        loader.dispose()
-    return data, lines
-
-
-def _line(lines: dict[_Key, int], loc: _Key) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if tuple(loc[:end]) in lines:
-            return lines[tuple(loc[:end])]
-    return None
+        return YamlDocument(text)
+    except YamlProblem as problem:
+        raise EvalCaseError(problem.problem, file=file, line=problem.line) from None
 
 
 def load_cases(path: str | Path) -> CaseSuite:
@@ -234,13 +189,14 @@ def load_cases(path: str | Path) -> CaseSuite:
     except OSError as error:
         raise EvalCaseError(f"cannot read the cases file: {error.strerror}", file=file,
                             code="eval.cases_not_found") from None
-    data, lines = _read_yaml(text, file)
+    document = _read_yaml(text, file)
+    data, lines = document.data, document.lines
     if not isinstance(data, dict):
         raise EvalCaseError("a cases file must be a mapping with a `cases:` list", file=file)
     try:
         spec = CasesFile.model_validate(data)
     except ValidationError as error:
-        raise _case_error(error, data, lines, file) from None
+        raise _case_error(error, data, document, file) from None
     seen: dict[str, int] = {}
     case_lines: dict[str, int] = {}
     for index, case in enumerate(spec.cases):
@@ -263,7 +219,7 @@ def load_cases(path: str | Path) -> CaseSuite:
     return CaseSuite(path=path, spec=spec, targets=targets, lines=case_lines)
 
 
-def _case_error(error: ValidationError, data: dict[str, Any], lines: dict[_Key, int],
+def _case_error(error: ValidationError, data: dict[str, Any], document: YamlDocument,
                 file: str) -> EvalCaseError:
     first = error.errors()[0]
     loc: _Key = tuple(part for part in first["loc"]
@@ -274,7 +230,7 @@ def _case_error(error: ValidationError, data: dict[str, Any], lines: dict[_Key, 
     elif first["type"] == "missing":
         message = f"missing required field {loc[-1]!r}"
     inner = loc[2:-1] if first["type"] in ("extra_forbidden", "missing") else loc[2:]
-    field = _dotted(inner)
+    field = dotted(inner)
     if field:
         message = f"{field}: {message}"
     count = error.error_count()
@@ -288,14 +244,7 @@ def _case_error(error: ValidationError, data: dict[str, Any], lines: dict[_Key, 
             case = str(raw) if raw is not None else f"#{loc[1] + 1}"
     elif loc and first["type"] != "extra_forbidden":
         message = f"{'.'.join(str(p) for p in loc)}: {message}"
-    return EvalCaseError(message, file=file, line=_line(lines, loc), case=case)
-
-
-def _dotted(path: _Key) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    return EvalCaseError(message, file=file, line=document.line_of(loc), case=case)
 
 
 def _resolve_targets(spec: CasesFile, path: Path) -> dict[str, ResolvedTarget]:
