@@ -25,6 +25,9 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from demo_queries import ANALYTIC_QUERIES  # noqa: E402
 
 from skipper.demo import build_demo  # noqa: E402
 from skipper.engine.duckdb import DuckDBEngine  # noqa: E402
@@ -34,30 +37,7 @@ MAX_ROWS = 1000
 
 QUERIES = {
     "tiny_lookup": "SELECT plan, region FROM accounts WHERE account_id = 42",
-    "spend_by_plan": """
-        SELECT a.plan, sum(b.amount_usd) AS spend
-        FROM billing_usage b JOIN accounts a USING (account_id)
-        WHERE b.usage_date >= DATE '2026-06-01' GROUP BY ALL ORDER BY spend DESC""",
-    "requests_by_country": """
-        SELECT client_country, sum(requests * sample_interval) AS est_requests
-        FROM http_requests_sampled WHERE day > DATE '2026-05-31'
-        GROUP BY client_country ORDER BY est_requests DESC LIMIT 20""",
-    "top_domains": """
-        SELECT d.domain_name, t.traffic_rank, t.est_requests
-        FROM traffic_rank_daily t JOIN domains d USING (domain_id)
-        WHERE t.day = (SELECT max(day) FROM traffic_rank_daily) AND t.traffic_rank <= 100
-        ORDER BY t.traffic_rank""",
-    "daily_cache_ratio": """
-        SELECT day, sum(cached_requests)::DOUBLE / sum(requests) AS cache_ratio
-        FROM http_requests_sampled GROUP BY day ORDER BY day""",
-    "weekly_spend_window": """
-        WITH weekly AS (
-          SELECT account_id, date_trunc('week', usage_date) AS week, sum(amount_usd) AS spend
-          FROM billing_usage GROUP BY ALL)
-        SELECT week, account_id, spend,
-               spend - lag(spend) OVER (PARTITION BY account_id ORDER BY week) AS change
-        FROM weekly QUALIFY row_number() OVER (PARTITION BY week ORDER BY spend DESC) <= 5
-        ORDER BY week, spend DESC""",
+    **ANALYTIC_QUERIES,
     "wide_rows_capped": """
         SELECT d.*, a.plan, a.region FROM domains d JOIN accounts a USING (account_id)
         ORDER BY d.domain_id""",
