@@ -41,6 +41,10 @@ def slack(
             raise ConfigError("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token "
                               "(xapp-...) with the connections:write scope",
                               code="config.slack_app_token_missing")
+        if not socket and not settings.signing_secret:
+            raise ConfigError("SLACK_SIGNING_SECRET is not set: copy the Signing Secret from "
+                              "your Slack app's Basic Information page (or use --socket)",
+                              code="config.slack_secret_missing")
         skipper = open_skipper(catalog, database, max_rows=max_rows)
         app = create_app(skipper, settings, mode="socket" if socket else "http")
     except SkipperError as error:
@@ -56,10 +60,11 @@ def slack(
         else:
             from skipper.slack.server import SlackEventServer
 
+            listen = 3000 if port is None else port
             try:
-                server = SlackEventServer(app, host=host, port=3000 if port is None else port)
+                server = SlackEventServer(app, host=host, port=listen)
             except OSError as error:
-                fail(ConfigError(f"cannot listen on {host}:{port}: {error.strerror}; "
+                fail(ConfigError(f"cannot listen on {host}:{listen}: {error.strerror}; "
                                  "choose another --port", code="config.slack_port"))
             console.print(f"Skipper is listening for Slack at {server.url} (Ctrl+C to stop).",
                           highlight=False)
