@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,9 +74,11 @@ def policy_guard() -> Guard:
     return Guard(Catalog.load(CATALOG), database="town_lake")
 
 
-@pytest.fixture(scope="session")
-def raw_demo(demo_database: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(demo_database), read_only=True)
+@pytest.fixture(scope="module")
+def raw_demo(demo_database: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect(str(demo_database), read_only=True)
+    yield connection
+    connection.close()
 
 
 def test_fixture_files_are_well_formed() -> None:

@@ -63,7 +63,9 @@ class Catalog:
         self.verified_queries: list[VerifiedQuery] = [
             q for f in self.files for q in f.verified_queries
         ]
-        self.classifications: list[Classification] = [c for f in self.files for c in f.classifications]
+        self.classifications: list[Classification] = [
+            c for f in self.files for c in f.classifications
+        ]
         self.groups: list[Group] = [g for f in self.files for g in f.groups]
         self.users: list[User] = [u for f in self.files for u in f.users]
         self.default_user = next((f.default_user for f in self.files if f.default_user), None)
@@ -212,9 +214,9 @@ class Catalog:
     def _check_policies(self) -> None:
         # A column classified with a name no classification declares is masked to NULL.
         for user in self.users:
-            for i, group in enumerate(user.groups):
-                if self.find_group(group) is None:
-                    raise _fail(user, f"unknown group {group!r}", f".groups[{i}]")
+            for i, name in enumerate(user.groups):
+                if self.find_group(name) is None:
+                    raise _fail(user, f"unknown group {name!r}", f".groups[{i}]")
         if self.default_user and self.find_user(self.default_user) is None:
             file = next((f for f in self.files if f.default_user), self.files[0])
             raise _fail(file, f"default_user {self.default_user!r} is not a declared user",

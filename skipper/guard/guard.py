@@ -17,8 +17,8 @@ from skipper.guard.comments import drop_comments
 from skipper.guard.context import GuardContext
 from skipper.guard.functions import allowed_functions
 from skipper.guard.lineage import record_lineage
-from skipper.guard.policy import apply_policies
 from skipper.guard.parse import MAX_DEPTH, MAX_SQL_CHARS, parse_statements
+from skipper.guard.policy import apply_policies
 from skipper.guard.read_only import read_only
 from skipper.guard.relation_statement import select_from_relation
 from skipper.guard.row_cap import cap_rows
@@ -39,8 +39,8 @@ RULES: tuple[Rule, ...] = (
     allowed_functions,
     qualify_columns,
     record_lineage,
-    keep_column_names,
     apply_policies,
+    keep_column_names,
     cap_rows,
 )
 """The guard's whole policy, in order. Each rule raises a GuardError or returns the tree."""

@@ -19,6 +19,8 @@ from skipper.policy.masks import mask_expression
 
 _PREDICATE_CLAUSES = (exp.Where, exp.Having, exp.Qualify, exp.Group, exp.Order, exp.Case,
                       exp.If, exp.Filter)
+_CLAUSE_NAMES = {"group": "GROUP BY", "order": "ORDER BY", "if": "CASE", "filter": "FILTER",
+                 "distinct": "DISTINCT ON"}
 _MOVED_TO_SUBQUERY = ("pivots", "sample", "joins", "laterals")
 
 
@@ -33,7 +35,7 @@ def apply_policies(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
         classification = policy.masks.get(read.column)
         if classification is None or classification.in_predicates:
             continue
-        clause = _predicate_clause(read.node)
+        clause = _predicate_clause(read.node) or _sorted_by_projection(read.node)
         if clause:
             raise PolicyError(
                 f"{read.table.name}.{read.column} is masked for you ({classification.name}), so "
@@ -45,6 +47,9 @@ def apply_policies(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
         policy = access.table_policy(ref.table.name)
         if policy is None or not policy.rewrites:
             continue
+        if ref.node.root() is not tree:  # an earlier rule replaced it: fail closed
+            raise PolicyError("the query could not be governed; rewrite it more plainly",
+                              code="policy.not_applied", table=ref.table.name)
         _replace(ref.node, policy, ctx)
         applied.add(policy.table.name.lower())
     for name in sorted(applied):
@@ -52,13 +57,13 @@ def apply_policies(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
     return tree
 
 
-def _predicate_clause(node: exp.Expression) -> str | None:
+def _predicate_clause(node: exp.Expr) -> str | None:
     """The clause (WHERE, JOIN ON, GROUP BY, ...) above ``node`` that compares or sorts by it."""
-    child: exp.Expression = node
+    child: exp.Expr = node
     parent = node.parent
     while parent is not None:
         if isinstance(parent, _PREDICATE_CLAUSES):
-            return parent.key.upper() if not isinstance(parent, exp.If) else "CASE"
+            return _CLAUSE_NAMES.get(parent.key, parent.key.upper())
         if isinstance(parent, exp.Join) and child is not parent.this:
             return "JOIN"
         if isinstance(parent, exp.Window) and child is not parent.this:
@@ -69,12 +74,40 @@ def _predicate_clause(node: exp.Expression) -> str | None:
     return None
 
 
+def _sorted_by_projection(node: exp.Expr) -> str | None:
+    """ORDER BY / GROUP BY naming the projection (by alias or position) that reads ``node``."""
+    projection: exp.Expr = node
+    while projection.parent is not None and not isinstance(projection.parent, exp.Select):
+        projection = projection.parent
+    select = projection.parent
+    if not isinstance(select, exp.Select) or projection not in select.expressions:
+        return None
+    name = projection.alias_or_name.lower()
+    position = select.expressions.index(projection) + 1
+    for key in ("order", "group", "having", "qualify", "distinct"):
+        clause = select.args.get(key)
+        if not isinstance(clause, exp.Expr):
+            continue
+        if clause.args.get("all") or any(
+            isinstance(v, exp.Var) and v.name.upper() == "ALL" for v in clause.find_all(exp.Var)
+        ):
+            return f"{_CLAUSE_NAMES.get(clause.key, clause.key.upper())} ALL"
+        for found in clause.find_all(exp.Column, exp.Literal):
+            if isinstance(found, exp.Column) and not found.table and found.name.lower() == name:
+                return _CLAUSE_NAMES.get(clause.key, clause.key.upper())
+            if isinstance(found, exp.Literal) and key in ("order", "group") and (
+                not found.is_string and found.this == str(position)
+            ):
+                return _CLAUSE_NAMES.get(clause.key, clause.key.upper())
+    return None
+
+
 def _replace(node: exp.Table, policy: TablePolicy, ctx: GuardContext) -> None:
     access = ctx.access
     assert access is not None
     db = _copy(node.args.get("db")) or exp.to_identifier(policy.table.db_schema)
     source = exp.Table(this=node.this.copy(), db=db, catalog=_copy(node.args.get("catalog")))
-    projections: list[exp.Expression] = []
+    projections: list[exp.Expr] = []
     for column in policy.table.columns:
         reference = exp.column(column.name, quoted=True)
         classification = policy.masks.get(column.name)
@@ -109,8 +142,8 @@ def _unqualify_columns(ctx: GuardContext, node: exp.Table) -> None:
     del ctx
 
 
-def _copy(value: object) -> exp.Expression | None:
-    return value.copy() if isinstance(value, exp.Expression) else None
+def _copy(value: object) -> exp.Expr | None:
+    return value.copy() if isinstance(value, exp.Expr) else None
 
 
 def _describe(policy: TablePolicy) -> list[dict[str, str]]:

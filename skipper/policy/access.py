@@ -24,7 +24,7 @@ USER_PLACEHOLDERS = ("user_name", "user_email")
 
 @dataclass(frozen=True)
 class Visibility:
-    """What planners may show a user: tables, their visible columns and which of those are masked."""
+    """What planners may show a user: tables, their visible columns, which of them are masked."""
 
     tables: tuple[str, ...]
     columns: dict[str, tuple[str, ...]]
@@ -46,7 +46,7 @@ class TablePolicy:
     groups: tuple[str, ...]
     masks: dict[str, Classification] = field(default_factory=dict)
     hidden: tuple[str, ...] = ()
-    row_filter: exp.Expression | None = None
+    row_filter: exp.Expr | None = None
     filter_groups: tuple[str, ...] = ()
 
     @property
@@ -78,7 +78,9 @@ class Access:
     def visibility(self) -> Visibility:
         return Visibility(
             tables=tuple(p.table.name for p in self.tables.values()),
-            columns={k: tuple(c.name.lower() for c in p.table.columns) for k, p in self.tables.items()},
+            columns={
+                k: tuple(c.name.lower() for c in p.table.columns) for k, p in self.tables.items()
+            },
             masked={k: tuple(sorted(p.masks)) for k, p in self.tables.items() if p.masks},
         )
 
@@ -155,7 +157,9 @@ class Policy:
     def _table_policy(self, table: Table, groups: list[Group],
                       principal: Principal) -> TablePolicy | None:
         lowered = table.name.lower()
-        granting = [g for g in groups if "*" in g.tables or lowered in {t.lower() for t in g.tables}]
+        granting = [
+            g for g in groups if "*" in g.tables or lowered in {t.lower() for t in g.tables}
+        ]
         if not granting:
             return None
         unmasked = {name.lower() for g in granting for name in g.unmask}
@@ -168,7 +172,7 @@ class Policy:
                 continue
             classification = self.catalog.find_classification(
                 column.classification
-            ) or Classification(name=column.classification)
+            ) or Classification.model_validate({"name": column.classification})
             if classification.mask == "deny":
                 hidden.append(column.name)
             else:
@@ -182,10 +186,10 @@ class Policy:
                            filter_groups=filter_groups)
 
     def _row_filter(self, table: str, granting: list[Group],
-                    principal: Principal) -> tuple[exp.Expression | None, tuple[str, ...]]:
+                    principal: Principal) -> tuple[exp.Expr | None, tuple[str, ...]]:
         """A group that grants the table without a filter sees every row; otherwise the rows
         any granting group may see (OR of each group's filters, AND within a group)."""
-        per_group: list[exp.Expression] = []
+        per_group: list[exp.Expr] = []
         names: list[str] = []
         for group in granting:
             own = [f for f in group.row_filters if f.table.lower() == table]
@@ -197,10 +201,10 @@ class Policy:
         combined = exp.or_(*per_group) if len(per_group) > 1 else per_group[0]
         return combined, tuple(names)
 
-    def _predicate(self, where: str, principal: Principal) -> exp.Expression:
+    def _predicate(self, where: str, principal: Principal) -> exp.Expr:
         values = {"user_name": principal.name, "user_email": principal.email}
 
-        def substitute(node: exp.Expression) -> exp.Expression:
+        def substitute(node: exp.Expr) -> exp.Expr:
             if isinstance(node, exp.Placeholder):
                 name = str(node.name).lower()
                 if name not in values:
@@ -211,7 +215,7 @@ class Policy:
                 return exp.Null() if value is None else exp.Literal.string(value)
             return node
 
-        def pin(node: exp.Expression) -> exp.Expression:
+        def pin(node: exp.Expr) -> exp.Expr:
             # A schema-qualified name binds to the stored table, never to a user's CTE.
             if isinstance(node, exp.Table) and not node.args.get("db"):
                 table = self.catalog.find_table(node.name)
@@ -242,7 +246,9 @@ def _view(catalog: Catalog, tables: dict[str, TablePolicy]) -> Catalog:
     view._dimensions = {d.name.lower(): d for d in view.dimensions}  # noqa: SLF001
     view.segments = [s for s in catalog.segments if s.table.lower() in visible]
     view._segments = {s.name.lower(): s for s in view.segments}  # noqa: SLF001
-    view.verified_queries = [q for q in catalog.verified_queries if _reads_only(q.sql, visible, catalog)]
+    view.verified_queries = [
+        q for q in catalog.verified_queries if _reads_only(q.sql, visible, catalog)
+    ]
     known = visible | set(view._metrics) | set(view._dimensions) | set(view._segments)  # noqa: SLF001
     view.glossary = [g for g in catalog.glossary if all(r.lower() in known for r in g.refers_to)]
     return view
@@ -254,4 +260,5 @@ def _reads_only(sql: str, visible: set[str], catalog: Catalog) -> bool:
     except sqlglot.errors.SqlglotError:
         return False
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    return all(t.name.lower() in visible or t.name.lower() in ctes for t in tree.find_all(exp.Table))
+    names = [t.name.lower() for t in tree.find_all(exp.Table)]
+    return all(name in visible or name in ctes for name in names)

@@ -9,8 +9,8 @@ from skipper.catalog.models import Classification
 PARTIAL_FILL = "***"
 
 
-def mask_expression(column: exp.Expression, classification: Classification, *, salt: str,
-                    type_: str | None) -> exp.Expression:
+def mask_expression(column: exp.Expr, classification: Classification, *, salt: str,
+                    type_: str | None) -> exp.Expr:
     """The SQL that stands in for ``column`` (never called for ``deny``: that column is hidden)."""
     text = exp.cast(column.copy(), exp.DataType.Type.VARCHAR)
     if classification.mask == "hash":
@@ -21,7 +21,9 @@ def mask_expression(column: exp.Expression, classification: Classification, *, s
             "concat",
             exp.func("left", text.copy(), exp.Literal.number(start)),
             exp.Literal.string(PARTIAL_FILL),
-            exp.func("right", text.copy(), exp.Literal.number(end)) if end else exp.Literal.string(""),
+            exp.func("right", text.copy(), exp.Literal.number(end))
+            if end
+            else exp.Literal.string(""),
         )
         long_enough = exp.GT(this=exp.func("length", text.copy()),
                              expression=exp.Literal.number(2 * (start + end)))
@@ -32,7 +34,7 @@ def mask_expression(column: exp.Expression, classification: Classification, *, s
     return exp.cast(exp.Null(), type_ or "VARCHAR")
 
 
-def _null_safe(column: exp.Expression, masked: exp.Expression) -> exp.Expression:
+def _null_safe(column: exp.Expr, masked: exp.Expr) -> exp.Expr:
     return exp.Case(
         ifs=[exp.If(this=exp.Is(this=column.copy(), expression=exp.Null()), true=exp.Null())],
         default=masked,
