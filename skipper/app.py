@@ -26,6 +26,7 @@ from skipper.policy import Policy, Visibility
 if TYPE_CHECKING:
     from skipper.catalog.models import VerifiedQuery
     from skipper.llm import ChatClient, LLMConfig, LLMPlanner, VerifiedQueries
+    from skipper.llm.retrieval import Visibility as LLMVisibility
     from skipper.planner import CatalogPlanner, Plan, SemanticQuery
 
 
@@ -96,6 +97,7 @@ class Skipper:
             engine = DuckDBEngine(self.database, isolation=isolation)
         self.engine = engine
         # DuckDB names an opened file by its stem, so `lake.accounts` is this database's table.
+        self._planners: dict[str, CatalogPlanner] = {}
         self.guard = Guard(self.catalog, dialect=engine.dialect, database=self.database.stem,
                            policy=policy)
         self.freshness = FreshnessMonitor(self.catalog, self.engine, self.clock)
@@ -247,6 +249,25 @@ class Skipper:
         """The tables and columns ``user`` may read (planners offer nothing else)."""
         return self.guard.policy.access(user if user is not None else self.user).visibility()
 
+    def planner_for(self, user: str | None) -> CatalogPlanner:
+        """The catalog planner over what ``user`` may see (its vocabulary leaves the rest out)."""
+        from skipper.planner import CatalogPlanner
+
+        view = self.guard.policy.access(user if user is not None else self.user).catalog
+        if view is self.catalog:
+            return self.planner
+        if view.version + str(id(view)) not in self._planners:
+            self._planners[view.version + str(id(view))] = CatalogPlanner(view, self.clock)
+        return self._planners[view.version + str(id(view))]
+
+    def _llm_visibility(self, user: str | None) -> LLMVisibility:
+        from skipper.llm.retrieval import Visibility as LLMVisibility
+
+        access = self.guard.policy.access(user if user is not None else self.user)
+        if access.catalog is self.catalog:
+            return LLMVisibility()
+        return LLMVisibility.of(access.tables, {k: p.hidden for k, p in access.tables.items()})
+
     def _groups(self, user: str | None) -> list[str]:
         try:
             return list(self.guard.policy.principal(user).groups)
@@ -282,7 +303,7 @@ class Skipper:
         if planner == "llm":
             return self._ask_llm(question, user, previous, started)
         remembered = self.memory.plan(question) if previous is None else None
-        plan = remembered or self.planner.plan(question, previous=previous)
+        plan = remembered or self.planner_for(user).plan(question, previous=previous)
         planned = time.perf_counter()
         if plan.status != "ok" or plan.sql is None:
             if planner == "auto" and self.llm_planner is not None:
@@ -345,7 +366,8 @@ class Skipper:
             return self.sql(sql, user=user, question=question, planner=f"llm.{tool}")
 
         try:
-            result = llm.plan(question, run=run, user=user, previous=previous)
+            result = llm.plan(question, run=run, user=user, previous=previous,
+                              visibility=self._llm_visibility(user))
         except LLMError as error:
             usage = {"llm": error.details.get("llm", {})}
             if fallback is None:
