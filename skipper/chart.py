@@ -30,7 +30,8 @@ def column_labels(answer: Answer, catalog: Catalog | None = None) -> dict[str, s
     column name in words (``account_name`` -> ``Account name``)."""
     labels = {name: humanize(name) for name in answer.columns}
     if catalog is None:
-        return labels
+        known = getattr(answer, "labels", None)  # set by Skipper when it knows its catalog
+        return {**labels, **known} if isinstance(known, dict) else labels
     grains = _breakdown_grains(answer)
     for name in answer.columns:
         label = _catalog_label(catalog, answer, name)

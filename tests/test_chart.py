@@ -86,3 +86,9 @@ def test_save_chart_png_and_svg_offline(skipper_on_demo: Any, tmp_path: Path) ->
     with pytest.raises(ConfigError) as raised:
         answer.save_chart(tmp_path / "tickets.gif")
     assert raised.value.code == "chart.format"
+
+
+def test_labels_an_answer_carries_title_its_chart(skipper_on_demo: Any) -> None:
+    answer = skipper_on_demo.ask("tickets by priority", user="ana")
+    answer.labels = {"tickets": "Support tickets", "priority": "Priority"}
+    assert answer.chart().to_dict()["title"] == "Support tickets by priority"
