@@ -27,15 +27,17 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from demo_queries import ANALYTIC_QUERIES as QUERIES  # noqa: E402
 
 from skipper import Skipper  # noqa: E402
+from skipper.audit import AuditLog  # noqa: E402
 from skipper.demo import build_demo  # noqa: E402
 
 AS_OF = date(2026, 6, 30)
+
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def bench_scale(scale: int, repeats: int, workdir: Path) -> list[tuple[str, float, float]]:
+def bench_scale(scale: int, args: argparse.Namespace, workdir: Path) -> list[dict[str, float]]:
     database = workdir / f"town_lake_s{scale}.duckdb"
     if not database.exists():
         started = time.perf_counter()
@@ -43,22 +45,28 @@ def bench_scale(scale: int, repeats: int, workdir: Path) -> list[tuple[str, floa
         print(f"built scale {scale} in {time.perf_counter() - started:.1f}s", flush=True)
     rows = []
     raw = duckdb.connect(str(database), read_only=True)
-    with Skipper(ROOT / "catalog", database, today=AS_OF,
-                 audit_log=workdir / f"bench_s{scale}.audit.jsonl") as skipper:
+    audit = AuditLog(workdir / f"bench_s{scale}.audit.jsonl", fsync=not args.no_fsync)
+    with Skipper(ROOT / "catalog", database, today=AS_OF, audit_log=audit,
+                 isolation=args.isolation) as skipper:
         for name, sql in QUERIES.items():
-            raw.execute(sql).to_arrow_table()  # warm both sides once
+            raw.sql(sql).to_arrow_table()  # warm both sides once
             skipper.sql(sql)
             raw_times, skipper_times = [], []
-            for _ in range(repeats):
+            parts: dict[str, list[float]] = {}
+            for _ in range(args.repeats):
                 started = time.perf_counter()
-                raw.execute(sql).to_arrow_table()
+                raw.sql(sql).to_arrow_table()
                 raw_times.append(time.perf_counter() - started)
                 started = time.perf_counter()
-                skipper.sql(sql)
+                answer = skipper.sql(sql)
                 skipper_times.append(time.perf_counter() - started)
-            rows.append((name, median_ms(raw_times), median_ms(skipper_times)))
+                for part in ("guard_ms", "execute_ms", "annotate_ms", "audit_ms"):
+                    parts.setdefault(part, []).append(answer.timings[part])
+            row = {"raw": median_ms(raw_times), "skipper": median_ms(skipper_times)}
+            row.update({part: statistics.median(values) for part, values in parts.items()})
+            rows.append((name, row))
     raw.close()
-    return rows
+    return rows  # type: ignore[return-value]
 
 
 def main() -> None:
@@ -66,18 +74,27 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--isolation", choices=["process", "thread"], default="process",
+                        help="engine isolation (default: the worker process Skipper uses)")
+    parser.add_argument("--no-fsync", action="store_true",
+                        help="audit appends without fsync (to show what durability costs)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="skipper-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    print(f"isolation={args.isolation} audit fsync={'off' if args.no_fsync else 'on'}")
     for scale in args.scales:
-        rows = bench_scale(scale, args.repeats, workdir)
-        print(f"\nscale {scale}: median of {args.repeats} runs per query")
-        print(f"{'query':28} {'raw ms':>9} {'skipper ms':>11} {'ratio':>7}")
+        rows = bench_scale(scale, args, workdir)
+        print(f"\nscale {scale}: median of {args.repeats} runs per query (ms)")
+        print(f"{'query':26} {'raw':>8} {'skipper':>8} {'ratio':>6}   "
+              f"{'guard':>6} {'execute':>8} {'annotate':>8} {'audit':>6}")
         ratios = []
-        for name, raw_ms, skipper_ms in rows:
-            ratios.append(skipper_ms / raw_ms)
-            print(f"{name:28} {raw_ms:9.2f} {skipper_ms:11.2f} {skipper_ms / raw_ms:7.2f}")
-        print(f"{'median ratio':28} {'':9} {'':11} {statistics.median(ratios):7.2f}")
+        for name, row in rows:  # type: ignore[misc]
+            ratio = row["skipper"] / row["raw"]
+            ratios.append(ratio)
+            print(f"{name:26} {row['raw']:8.2f} {row['skipper']:8.2f} {ratio:6.2f}   "
+                  f"{row['guard_ms']:6.2f} {row['execute_ms']:8.2f} {row['annotate_ms']:8.2f} "
+                  f"{row['audit_ms']:6.2f}")
+        print(f"{'median ratio':26} {'':8} {'':8} {statistics.median(ratios):6.2f}")
 
 
 if __name__ == "__main__":
