@@ -208,6 +208,40 @@ def test_user_found_by_catalog_email(skipper_on_demo: Any) -> None:
         recorder.close()
 
 
+def test_a_mapped_name_the_catalog_does_not_know_is_refused(skipper_on_demo: Any) -> None:
+    if not getattr(skipper_on_demo.catalog, "governed", False):
+        pytest.skip("the catalog declares no users")
+    recorder, server = start_bot(skipper_on_demo, users={"U_ANA": "ghost"})
+    try:
+        body = event_body(mention("tickets by priority", ts="7.000200"))
+        post(server.url, body, signed_headers(body))
+        [reply] = recorder.posts(1)
+        assert "isn't linked to a Skipper user" in reply.params["text"]
+    finally:
+        server.stop()
+        recorder.close()
+
+
+def test_errors_reply_politely(demo_database: Any, demo_catalog: Any, tmp_path: Any) -> None:
+    from skipper import Skipper
+    from tests.conftest import DEMO_AS_OF
+
+    skipper = Skipper(demo_catalog, demo_database, today=DEMO_AS_OF,
+                      audit_log=tmp_path / "audit.jsonl")
+    skipper.close()  # every query now fails with engine.closed
+    recorder, server = start_bot(skipper, users={"U_ANA": "ana"})
+    try:
+        body = event_body(mention("tickets by priority", ts="7.000300"))
+        post(server.url, body, signed_headers(body))
+        [reply] = recorder.posts(1)
+        assert reply.params["text"].startswith("I couldn't answer that: ")
+        assert "(engine.closed)" in reply.params["text"]
+        assert reply.params["thread_ts"] == "7.000300"
+    finally:
+        server.stop()
+        recorder.close()
+
+
 def test_bad_signature_gets_401_and_no_reply(bot: Bot) -> None:
     status, _ = bot.event(mention("tickets by priority"), secret="not-the-secret")
     assert status == 401

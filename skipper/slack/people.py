@@ -37,14 +37,20 @@ class People:
         self._lock = threading.Lock()
 
     def resolve(self, slack_user: str, client: Any) -> str | None:
-        if slack_user in self.mapping:
-            return self.mapping[slack_user]
-        email = self.email(slack_user, client)
-        if email is None:
-            return None
-        if email in self.mapping:
-            return self.mapping[email]
-        return self.catalog_user(email)
+        name = self.mapping.get(slack_user)
+        if name is None:
+            email = self.email(slack_user, client)
+            if email is None:
+                return None
+            name = self.mapping.get(email) or self.catalog_user(email)
+        return name if name is not None and self.known(name) else None
+
+    def known(self, name: str) -> bool:
+        """Whether the catalog knows this user (a catalog that declares nobody knows everyone:
+        it has no policies to apply)."""
+        if not getattr(self.catalog, "governed", False):
+            return True
+        return self.catalog.find_user(name) is not None  # type: ignore[attr-defined]
 
     def catalog_user(self, email: str) -> str | None:
         """The catalog user with this email (case-insensitive), if the catalog declares users."""
