@@ -1,4 +1,5 @@
-"""`skipper catalog check|init|schema`: validate, start from a database, publish the schema."""
+"""`skipper catalog check|init|schema|scan`: validate, start from a database, publish the schema,
+flag unclassified personal data."""
 
 from __future__ import annotations
 
@@ -131,3 +132,47 @@ def schema(
         return
     out.write_text(text, encoding="utf-8")
     console.print(f"Wrote the catalog JSON Schema to {out}", highlight=False)
+
+
+@catalog_app.command("scan")
+def scan(
+    database: Annotated[Path, typer.Option("--database", help="DuckDB file to sample.")],
+    catalog_dir: Annotated[Path, typer.Option("--catalog", help="Catalog directory.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Markdown report (JSON beside it); default DIR/pii_review.md."),
+    ] = None,
+    sample: Annotated[int, typer.Option(help="Values sampled per column.", min=1)] = 1000,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report only; leave the catalog's YAML as it is.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Flag likely PII the catalog does not classify yet, and mark those tables unreviewed
+    (`reviewed: false`: nobody can query them) until a person classifies and reviews them."""
+    from skipper.catalog import Catalog
+    from skipper.policy.scan import mark_unreviewed, scan_catalog, write_report
+
+    try:
+        catalog = Catalog.load(catalog_dir)
+        report = scan_catalog(catalog, database, sample_rows=sample)
+        if not dry_run:
+            mark_unreviewed(catalog, report)
+        written = write_report(report, out or catalog_dir / "pii_review.md")
+    except (SkipperError, OSError) as error:
+        fail(error if isinstance(error, SkipperError) else SkipperError(str(error)),
+             as_json=as_json)
+    if as_json:
+        print_json({**report.to_dict(), "report": [str(p) for p in written]})
+        return
+    if not report.findings:
+        console.print("[bold green]No unclassified column looks like personal data.[/]")
+    for finding in report.findings:
+        console.print(f"[yellow]{finding.table}.{finding.column}[/]: looks like {finding.kind} "
+                      f"({finding.reason})", highlight=False)
+    if report.marked_unreviewed:
+        console.print("Marked reviewed: false (closed until a person reviews them): "
+                      + ", ".join(report.marked_unreviewed), highlight=False)
+    for name in report.not_marked:
+        err_console.print(f"Could not edit {name}'s YAML safely: set reviewed: false by hand.")
+    console.print(f"Report: {written[0]} and {written[1]}", highlight=False)
