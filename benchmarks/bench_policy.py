@@ -86,10 +86,10 @@ def main() -> None:
           f"{'pol/exec':>8} {'exec/raw':>8}  query")
     for user, sql, by_hand in CASES:
         rewritten = guard.check(sql, user=user).sql
-        guarded_ms = median_ms(lambda: guard.check(sql, user=user), args.repeats)
-        open_ms = median_ms(lambda: guard.check(sql, user="ada"), args.repeats)
-        exec_ms = median_ms(lambda: raw.sql(rewritten).to_arrow_table(), args.repeats)
-        raw_ms = median_ms(lambda: raw.sql(by_hand).to_arrow_table(), args.repeats)
+        guarded_ms = median_ms(lambda s=sql, u=user: guard.check(s, user=u), args.repeats)
+        open_ms = median_ms(lambda s=sql: guard.check(s, user="ada"), args.repeats)
+        exec_ms = median_ms(lambda s=rewritten: raw.sql(s).to_arrow_table(), args.repeats)
+        raw_ms = median_ms(lambda s=by_hand: raw.sql(s).to_arrow_table(), args.repeats)
         policy_ms = max(guarded_ms - open_ms, 0.0)
         policy_ratios.append(policy_ms / exec_ms)
         exec_ratios.append(exec_ms / raw_ms)
