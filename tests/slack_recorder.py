@@ -1,4 +1,4 @@
-"""A local stand-in for Slack's Web API that records every call (tests point SLACK_API_URL at it)."""
+"""A local stand-in for Slack's Web API that records every call (SLACK_API_URL points here)."""
 
 from __future__ import annotations
 
