@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from skipper.cli import ask_cmd, audit_cmd, catalog_cmd, demo_cmd, eval_cmd, sql_cmd
+from skipper.cli import ask_cmd, audit_cmd, catalog_cmd, demo_cmd, eval_cmd, slack_cmd, sql_cmd
 
 app = typer.Typer(
     name="skipper",
@@ -32,7 +32,7 @@ def _root(
     """Ask questions about your data; get correct, auditable answers."""
 
 
-for _module in (ask_cmd, sql_cmd, demo_cmd, catalog_cmd, audit_cmd, eval_cmd):
+for _module in (ask_cmd, sql_cmd, demo_cmd, catalog_cmd, audit_cmd, eval_cmd, slack_cmd):
     _module.register(app)
 
 
