@@ -70,6 +70,7 @@ class Answer:
     summary: str | None = None
     message: str | None = None
     suggestions: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # column -> catalog label
 
     @property
     def columns(self) -> list[str]:

@@ -16,6 +16,7 @@ from skipper.annotate import Lineage, annotate
 from skipper.answer import Answer
 from skipper.audit import AuditLog, AuditRecord, hash_result, hash_sql
 from skipper.catalog import Catalog
+from skipper.chart import column_labels
 from skipper.clock import Clock, FixedClock, SystemClock
 from skipper.engine import Engine, Result
 from skipper.errors import ConfigError, EngineError, GuardError, LLMError, SkipperError
@@ -205,7 +206,7 @@ class Skipper:
                    **(extra or {})},
         )
         finished = time.perf_counter()
-        return Answer(
+        answer = Answer(
             sql=guarded.sql,
             table=result.table,
             row_count=result.row_count,
@@ -221,6 +222,8 @@ class Skipper:
             planner=planner,
             semantic_query=semantic_query,
         )
+        answer.labels = column_labels(answer, self.catalog)
+        return answer
 
     def _audit_failure(
         self,

@@ -12,6 +12,7 @@ from rich.text import Text
 from skipper.answer import Answer, json_value
 
 MAX_HTML_ROWS = 20
+MAX_TERMINAL_ROWS = 50
 MAX_CELL_CHARS = 200
 
 _STYLE = """<style>
@@ -133,10 +134,41 @@ def thread_html(answers: Iterable[Answer]) -> str:
            f"\n{joined}\n</div>"
 
 
+def answer_renderable(answer: Answer, *, show_sql: bool = True) -> RenderableType:
+    """An answered query for a terminal: summary, rows, count, caveats, the SQL, audit id."""
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+    from rich.table import Table
+
+    parts: list[RenderableType] = []
+    if answer.summary:
+        parts.append(Text(answer.summary, style="bold"))
+    table = Table(show_header=True, header_style="bold cyan", show_edge=True)
+    for name, is_number in zip(answer.columns, numeric_columns(answer), strict=True):
+        table.add_column(escape(name), justify="right" if is_number else "left")
+    shown = answer.rows[:MAX_TERMINAL_ROWS]
+    for row in shown:
+        table.add_row(*(escape(format_cell(v)) for v in row))
+    parts.append(table)
+    parts.append(Text(count_words(answer, len(shown)), style="dim"))
+    if answer.caveats:
+        caveats = Text()
+        for i, caveat in enumerate(answer.caveats):
+            caveats.append(("\n" if i else "") + "! ", style="bold yellow")
+            caveats.append(caveat)
+        parts.append(Panel(caveats, title="Caveats", border_style="yellow", expand=False))
+    if show_sql:
+        parts.append(Panel(Syntax(answer.sql, "sql", word_wrap=True), title="SQL",
+                           border_style="dim", expand=False))
+    tables = ", ".join(answer.tables) or "none"
+    parts.append(Text(f"tables: {tables}   audit id: {answer.audit_id}   "
+                      f"{answer.timings.get('total_ms', 0):.0f} ms", style="dim"))
+    return Group(*parts)
+
+
 def answer_rich(answer: Answer) -> RenderableType:
     """The answer for a rich console (the CLI's rendering, with the question and refusals)."""
-    from skipper.cli.render import answer_renderable
-
     parts: list[RenderableType] = []
     if answer.question:
         parts.append(Text(f"Q: {answer.question}", style="dim"))
