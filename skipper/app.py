@@ -256,7 +256,10 @@ class Skipper:
         """The catalog planner over what ``user`` may see (its vocabulary leaves the rest out)."""
         from skipper.planner import CatalogPlanner
 
-        view = self.guard.policy.access(user if user is not None else self.user).catalog
+        try:
+            view = self.guard.policy.access(user if user is not None else self.user).catalog
+        except SkipperError:
+            return self.planner  # the guard refuses (and audits) whatever it plans
         if view is self.catalog:
             return self.planner
         if view.version + str(id(view)) not in self._planners:
@@ -266,7 +269,10 @@ class Skipper:
     def _llm_visibility(self, user: str | None) -> LLMVisibility:
         from skipper.llm.retrieval import Visibility as LLMVisibility
 
-        access = self.guard.policy.access(user if user is not None else self.user)
+        try:
+            access = self.guard.policy.access(user if user is not None else self.user)
+        except SkipperError:
+            return LLMVisibility.of([])
         if access.catalog is self.catalog:
             return LLMVisibility()
         return LLMVisibility.of(access.tables, {k: p.hidden for k, p in access.tables.items()})

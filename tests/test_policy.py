@@ -239,3 +239,14 @@ def test_demo_policy_through_the_cli(demo_database: Path, demo_catalog: Path) ->
     assert refused["error"] == {"code": "sql.unknown_table",
                                 "message": "table 'billing_usage' is not in the catalog; "
                                            "query only the catalog's tables"}
+
+
+def test_ask_plans_over_what_the_user_may_see(demo_database: Path, demo_catalog: Path,
+                                              tmp_path: Path) -> None:
+    with Skipper(demo_catalog, demo_database, audit_log=tmp_path / "a.jsonl", llm=False) as sk:
+        assert sk.ask("total revenue last month", user="finn").status == "ok"
+        assert sk.ask("total revenue last month", user="ana").status == "cannot_answer"
+        eu = sk.ask("How many enterprise accounts are in the EU?", user="sue")
+        assert eu.status == "ok" and eu.rows == sk.ask(
+            "How many enterprise accounts are in the EU?").rows
+        assert "billing_usage" not in sk.visible("ana").tables
