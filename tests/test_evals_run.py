@@ -162,11 +162,6 @@ def test_html_report_escapes_every_value(shop_cases: Path, tmp_path: Path) -> No
 
 # ---- DuckDB-NSQL: its own gold SQL, scored as predictions ------------------------------------
 
-# Read queries that name a table through its database (`nyc.taxi`, `who.ambient_air_quality`);
-# the guard refuses that spelling today (see the eval report). Remove an id once it passes.
-KNOWN_GUARD_GAPS = {"nyc-34", "who-38"}
-
-
 @pytest.mark.skipif(not NSQL.is_dir(), reason="../shared/datasets/duckdb-nsql is absent")
 def test_duckdb_nsql_gold_scores_itself(tmp_path: Path) -> None:
     from skipper.evals.importers import import_spider
@@ -179,13 +174,10 @@ def test_duckdb_nsql_gold_scores_itself(tmp_path: Path) -> None:
     answered = [case for case in run.results if case.first.expect == "answer"]
     assert len(refused) == 29 and len(answered) == 46
     assert all(case.correct and case.first.outcome == "refused" for case in refused)
-    failures = {case.id for case in answered if not case.correct}
-    assert failures <= KNOWN_GUARD_GAPS, [
-        (case.id, case.first.reason, case.first.error) for case in answered
-        if case.id in failures - KNOWN_GUARD_GAPS]
-    for case in answered:
-        if case.id in failures:
-            assert case.first.error and case.first.error["code"] == "sql.unknown_table"
+    failures = [(case.id, case.first.reason, case.first.error)
+                for case in answered if not case.correct]
+    assert failures == []
+    assert run.summary["accuracy"] == 1.0
     assert run.summary["refusal_recall"] == 1.0
     sampled = next(case for case in run.results if case.id == "nyc-21")
     assert sampled.correct and "sampled population" in sampled.first.reason
