@@ -95,7 +95,9 @@ class Skipper:
         if engine is None:
             from skipper.engine.duckdb import DuckDBEngine
 
-            engine = DuckDBEngine(self.database, isolation=isolation)
+            # The hash mask's salt lives in the engine, never in the SQL the guard writes.
+            policy = policy or Policy(self.catalog, dialect=DuckDBEngine.dialect)
+            engine = DuckDBEngine(self.database, isolation=isolation, mask_salt=policy.salt)
         self.engine = engine
         # DuckDB names an opened file by its stem, so `lake.accounts` is this database's table.
         self._planners: dict[str, CatalogPlanner] = {}
@@ -203,6 +205,8 @@ class Skipper:
             groups=guarded.groups,
             policies=guarded.policies,
             extra={**({"rewrites": guarded.rewrites} if guarded.rewrites else {}),
+                   # A policy rewrite calls engine-only functions: replay re-guards this text.
+                   **({"submitted_sql": text} if guarded.policies else {}),
                    **(extra or {})},
         )
         finished = time.perf_counter()
@@ -437,8 +441,8 @@ class Skipper:
                 "can be replayed",
                 code="audit.not_replayable",
             )
-        answer = self.sql(record.sql, user=record.user, question=record.question,
-                          planner="replay")
+        answer = self.sql(record.extra.get("submitted_sql") or record.sql, user=record.user,
+                          question=record.question, planner="replay")
         digest = hash_result(answer.table)
         return ReplayResult(record=record, matches=digest == record.result_hash,
                             result_hash=digest, row_count=answer.row_count, answer=answer)

@@ -7,6 +7,11 @@ from typing import Protocol
 
 import pyarrow as pa
 
+#: The function governed SQL calls for a ``hash`` mask: ``sha256(salt || CAST(x AS VARCHAR))``.
+#: The engine defines it on its own connection with the deployment's secret salt, so the salt
+#: is never part of any SQL text; the guard's allowlist keeps users from calling it.
+MASK_HASH_FUNCTION = "skipper_mask_hash"
+
 
 @dataclass
 class Result:
@@ -41,7 +46,8 @@ class TableInfo:
 
 class Engine(Protocol):
     """Runs SQL that the guard already accepted. Also the second wall: it must be unable to
-    write, read files or reach the network even if given SQL the guard should have refused."""
+    write, read files or reach the network even if given SQL the guard should have refused.
+    To run queries over ``hash``-masked columns it defines ``MASK_HASH_FUNCTION``."""
 
     dialect: str
 

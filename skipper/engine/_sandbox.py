@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from skipper.engine import MASK_HASH_FUNCTION
 from skipper.errors import EngineError, QueryTimeoutError
 
 #: Rows per Arrow batch read from DuckDB (DuckDB's own default).
@@ -20,6 +21,9 @@ BATCH_ROWS = 131072
 #: The statement types the engine runs. A PIVOT without an IN list parses as MULTI; whatever a
 #: MULTI hides still meets the read-only database, the file-system lock and the rollback below.
 RUNNABLE_STATEMENTS = frozenset({"SELECT", "MULTI"})
+
+#: The connection variable holding the mask salt: bound as a parameter, so it is in no SQL text.
+MASK_SALT_VARIABLE = "skipper_mask_salt"
 
 
 def sandbox_config(*, memory_limit: str, threads: int) -> dict[str, Any]:
@@ -50,8 +54,10 @@ def sandbox_config(*, memory_limit: str, threads: int) -> dict[str, Any]:
 class Sandbox:
     """One sandboxed, read-only connection and the watchdog that interrupts its overdue queries."""
 
-    def __init__(self, database: Path, *, memory_limit: str = "2GB", threads: int = 2) -> None:
-        self.con = open_sandboxed(database, memory_limit=memory_limit, threads=threads)
+    def __init__(self, database: Path, *, memory_limit: str = "2GB", threads: int = 2,
+                 mask_salt: str | None = None) -> None:
+        self.con = open_sandboxed(database, memory_limit=memory_limit, threads=threads,
+                                  mask_salt=mask_salt)
         self.watchdog = Watchdog(self.con)
 
     def run(self, sql: str, *, max_rows: int | None, timeout_s: float | None) -> QueryOutput:
@@ -84,8 +90,10 @@ class Sandbox:
         self.con.close()
 
 
-def open_sandboxed(database: Path, *, memory_limit: str = "2GB", threads: int = 2) -> Any:
-    """Open ``database`` read-only inside the sandbox and lock its configuration."""
+def open_sandboxed(database: Path, *, memory_limit: str = "2GB", threads: int = 2,
+                   mask_salt: str | None = None) -> Any:
+    """Open ``database`` read-only inside the sandbox, define the mask functions (when given a
+    salt) and lock its configuration."""
     try:
         con = duckdb.connect(str(database), read_only=True,
                              config=sandbox_config(memory_limit=memory_limit, threads=threads))
@@ -97,6 +105,8 @@ def open_sandboxed(database: Path, *, memory_limit: str = "2GB", threads: int = 
         raise EngineError(f"cannot open DuckDB database {database}: {message}",
                           code="engine.cannot_open", database=str(database)) from None
     refuse_shadowing_functions(con, database)
+    if mask_salt is not None:
+        define_mask_functions(con, mask_salt)
     # DuckDB shares one instance per file within a process: a second sandboxed engine on the
     # same file finds it configured and locked already.
     locked = con.sql("SELECT current_setting('lock_configuration')").fetchall()[0][0]
@@ -109,16 +119,19 @@ def open_sandboxed(database: Path, *, memory_limit: str = "2GB", threads: int = 
 
 
 def refuse_shadowing_functions(con: Any, database: Path) -> None:
-    """Refuse a database that defines macros named like built-in functions.
+    """Refuse a database that defines macros named like built-in functions or like the mask
+    functions the engine defines itself.
 
     A stored ``CREATE MACRO lower(a) AS (SELECT ... FROM hidden_table)`` would make an
-    allowlisted call read a table the guard never saw. Macros with new names are harmless
-    here: the guard's allowlist refuses them.
+    allowlisted call read a table the guard never saw, and a stored ``skipper_mask_hash``
+    could stand in for the real mask. Macros with other new names are harmless here: the
+    guard's allowlist refuses them. Runs before the engine defines its own (temporary) ones.
     """
-    shadowing = con.sql(
+    shadowing = con.execute(
         "SELECT DISTINCT function_name FROM duckdb_functions() WHERE NOT internal "
-        "AND function_name IN (SELECT function_name FROM duckdb_functions() WHERE internal) "
-        "ORDER BY 1"
+        "AND (function_name IN (SELECT function_name FROM duckdb_functions() WHERE internal) "
+        "OR lower(function_name) = ?) ORDER BY 1",
+        [MASK_HASH_FUNCTION],
     ).fetchall()
     if shadowing:
         con.close()
@@ -128,6 +141,27 @@ def refuse_shadowing_functions(con: Any, database: Path) -> None:
             "Skipper will not query it: drop those macros or rename them",
             code="engine.shadowed_functions", database=str(database),
         )
+
+
+def define_mask_functions(con: Any, salt: str) -> None:
+    """Define ``MASK_HASH_FUNCTION`` on this connection (temporary objects are per connection).
+
+    The salt goes in as a bound parameter into a connection variable, so it is in no SQL text:
+    not in the macro's definition, not in a query, not in an error. A missing salt makes the
+    hash NULL, never an unsalted hash; a NULL value stays NULL, as with the other masks.
+    """
+    if not salt:
+        raise EngineError("the mask salt must not be empty", code="engine.invalid_request")
+    try:
+        con.execute(f"SET VARIABLE {MASK_SALT_VARIABLE} = ?", [salt])
+        con.execute(
+            f"CREATE OR REPLACE TEMP MACRO {MASK_HASH_FUNCTION}(x) AS "
+            f"sha256(getvariable('{MASK_SALT_VARIABLE}') || CAST(x AS VARCHAR))"
+        )
+    except duckdb.Error:
+        con.close()
+        raise EngineError("could not define the engine's mask functions",
+                          code="engine.cannot_open") from None
 
 
 @dataclass

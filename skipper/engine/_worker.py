@@ -3,6 +3,7 @@ handle on it that kills and replaces the child when a query overruns its timeout
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -34,7 +35,10 @@ _LENGTH = struct.Struct(">I")
 # ---- the child --------------------------------------------------------------------------
 
 def serve(fd: int, settings: dict[str, Any]) -> None:
-    """Answer requests on ``fd`` until the parent says close or goes away."""
+    """Answer requests on ``fd`` until the parent says close or goes away.
+
+    The first message on ``fd`` carries the secrets (the mask salt): argv, where ``settings``
+    come from, is visible to every user in ``ps``."""
     from skipper.engine._sandbox import Sandbox
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -45,8 +49,12 @@ def serve(fd: int, settings: dict[str, Any]) -> None:
         # a list of a billion elements) is allocated outside it. This bounds the whole child.
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
+        secrets = json.loads(channel.recv_bytes())
+    except (EOFError, OSError):
+        return
+    try:
         sandbox = Sandbox(Path(settings["database"]), memory_limit=settings["memory_limit"],
-                          threads=int(settings["threads"]))
+                          threads=int(settings["threads"]), mask_salt=secrets.get("mask_salt"))
     except SkipperError as error:
         channel.send_bytes(frame({"ok": False, "error": _error_payload(error)}))
         return
@@ -140,7 +148,7 @@ class WorkerCrashed(Exception):
 class WorkerProcess:
     """One child process running DuckDB. It is started at once and waited for on first use."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: dict[str, Any], *, mask_salt: str | None = None) -> None:
         ours, theirs = socket.socketpair()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         package_root = str(Path(skipper.__file__).resolve().parent.parent)
@@ -157,6 +165,8 @@ class WorkerProcess:
         self.channel = Connection(ours.detach())
         self.ready = False
         self._finalizer = weakref.finalize(self, _kill, self.process)
+        with contextlib.suppress(OSError):  # it died at once: wait_ready reports how
+            self.channel.send_bytes(json.dumps({"mask_salt": mask_salt}).encode())
 
     @property
     def pid(self) -> int:

@@ -56,7 +56,10 @@ class DuckDBEngine:
         threads: int = 2,
         isolation: Isolation = "process",
         kill_grace_s: float = 1.5,
+        mask_salt: str | None = None,
     ) -> None:
+        """``mask_salt``: the secret salt of the ``hash`` mask (``MASK_HASH_FUNCTION`` is
+        defined only when given). It reaches the worker over its socket, never its argv."""
         self.database = Path(database).expanduser().resolve()
         if not self.database.is_file():
             raise DatabaseNotFoundError(
@@ -70,6 +73,8 @@ class DuckDBEngine:
             raise ConfigError("threads must be at least 1")
         if kill_grace_s < 0:
             raise ConfigError("kill_grace_s must be zero or more")
+        if mask_salt is not None and not mask_salt:
+            raise ConfigError("mask_salt must not be empty")
         self.memory_limit = memory_limit
         self.threads = threads
         self.isolation: Isolation = isolation
@@ -78,14 +83,16 @@ class DuckDBEngine:
         self._closed = False
         self._worker: WorkerProcess | None = None
         self._sandbox: Sandbox | None = None
+        self._mask_salt = mask_salt
         if isolation == "process":
             self._settings = {
                 "database": str(self.database), "memory_limit": memory_limit,
                 "threads": threads, "address_space_bytes": 2 * parse_bytes(memory_limit) + 2**31,
             }
-            self._worker = WorkerProcess(self._settings)
+            self._worker = WorkerProcess(self._settings, mask_salt=mask_salt)
         else:
-            self._sandbox = Sandbox(self.database, memory_limit=memory_limit, threads=threads)
+            self._sandbox = Sandbox(self.database, memory_limit=memory_limit, threads=threads,
+                                    mask_salt=mask_salt)
 
     # ---- Engine protocol ---------------------------------------------------------------
     def execute(self, sql: str, *, max_rows: int | None = None,
@@ -188,7 +195,7 @@ class DuckDBEngine:
     def _replace_worker(self) -> None:
         if self._worker is not None:
             self._worker.kill()
-        self._worker = WorkerProcess(self._settings)
+        self._worker = WorkerProcess(self._settings, mask_salt=self._mask_salt)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -114,7 +114,7 @@ def _replace(node: exp.Table, policy: TablePolicy, ctx: GuardContext) -> None:
         if classification is None:
             projections.append(reference)
         else:
-            masked = mask_expression(reference, classification, salt=access.salt, type_=column.type)
+            masked = mask_expression(reference, classification, type_=column.type)
             projections.append(exp.alias_(masked, column.name, quoted=True))
     select = exp.select(*projections).from_(source)
     if policy.row_filter is not None:

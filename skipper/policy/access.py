@@ -65,7 +65,6 @@ class Access:
     tables: dict[str, TablePolicy]
     catalog: Catalog
     schema: MappingSchema
-    salt: str
     key: str
 
     def table_policy(self, name: str) -> TablePolicy | None:
@@ -92,6 +91,10 @@ class Policy:
     (and ``user=None``) reads every reviewed table unmasked, as a catalog made by
     ``skipper catalog init`` expects. Once active, ``user=None`` runs as the catalog's
     ``default_user`` (refused when there is none) and an unknown user reads nothing.
+
+    ``salt`` (else $SKIPPER_POLICY_SALT, else random per Policy) is the ``hash`` mask's secret.
+    The guard never writes it into SQL: the engine defines the salted hash function with it
+    (``Skipper`` hands it to the DuckDB engine it builds).
     """
 
     def __init__(self, catalog: Catalog, *, resolver: GroupResolver | None = None,
@@ -151,7 +154,7 @@ class Policy:
             for k, p in tables.items()
         ))
         return Access(principal=principal, governed=governed, tables=tables, catalog=view,
-                      schema=schema, salt=self.salt,
+                      schema=schema,
                       key=hashlib.sha256(blob.encode()).hexdigest()[:16])
 
     def _table_policy(self, table: Table, groups: list[Group],

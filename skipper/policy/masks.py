@@ -5,16 +5,20 @@ from __future__ import annotations
 from sqlglot import exp
 
 from skipper.catalog.models import Classification
+from skipper.engine import MASK_HASH_FUNCTION
 
 PARTIAL_FILL = "***"
 
 
-def mask_expression(column: exp.Expr, classification: Classification, *, salt: str,
+def mask_expression(column: exp.Expr, classification: Classification, *,
                     type_: str | None) -> exp.Expr:
-    """The SQL that stands in for ``column`` (never called for ``deny``: that column is hidden)."""
-    text = exp.cast(column.copy(), exp.DataType.Type.VARCHAR)
+    """The SQL that stands in for ``column`` (never called for ``deny``: that column is hidden).
+
+    ``hash`` calls the engine's salted hash function: the salt lives in the engine, so it is
+    never in the SQL a user sees in the answer, the audit log or an error."""
     if classification.mask == "hash":
-        return exp.func("sha256", exp.func("concat", exp.Literal.string(salt), text))
+        return exp.Anonymous(this=MASK_HASH_FUNCTION, expressions=[column.copy()])
+    text = exp.cast(column.copy(), exp.DataType.Type.VARCHAR)
     if classification.mask == "partial":
         start, end = classification.keep_start, classification.keep_end
         shown = exp.func(
