@@ -31,6 +31,14 @@ class SkipperError(Exception):
         return self.message
 
 
+def _located(message: str, file: str | None, line: int | None, where: str | None) -> str:
+    """``file:line (where): message`` with whatever parts are known."""
+    place = (file + (f":{line}" if line else "")) if file else ""
+    if where:
+        place = f"{place} ({where})" if place else where
+    return f"{place}: {message}" if place else message
+
+
 class CatalogError(SkipperError):
     """The catalog cannot be loaded: a file, line and field say where."""
 
@@ -46,13 +54,7 @@ class CatalogError(SkipperError):
         field: str | None = None,
         **details: Any,
     ) -> None:
-        where = ""
-        if file:
-            where = file + (f":{line}" if line else "")
-            if field:
-                where += f" ({field})"
-            where += ": "
-        super().__init__(where + message, code=code, **details)
+        super().__init__(_located(message, file, line, field), code=code, **details)
         self.file = file
         self.line = line
         self.field = field
@@ -193,15 +195,8 @@ class EvalCaseError(EvalError):
         case: str | None = None,
         **details: Any,
     ) -> None:
-        where = ""
-        if file:
-            where = file + (f":{line}" if line else "")
-            if case:
-                where += f" (case {case!r})"
-            where += ": "
-        elif case:
-            where = f"case {case!r}: "
-        super().__init__(where + message, code=code, **details)
+        where = f"case {case!r}" if case else None
+        super().__init__(_located(message, file, line, where), code=code, **details)
         self.file = file
         self.line = line
         self.case = case
