@@ -143,6 +143,18 @@ class Catalog:
     def find_segment(self, name: str) -> Segment | None:
         return self._segments.get(name.lower())
 
+    def tables_of(self, name: str) -> list[str]:
+        """The table a catalog name stands for: the table itself, or the table of the metric,
+        dimension or segment of that name (empty when nothing has that name)."""
+        table = self.find_table(name)
+        if table is not None:
+            return [table.name]
+        for find in (self.find_metric, self.find_dimension, self.find_segment):
+            entry = find(name)
+            if entry is not None:
+                return [entry.table]
+        return []
+
     def schema(self) -> dict[str, dict[str, dict[str, str]]]:
         """``{schema: {table: {column: type}}}`` as sqlglot's MappingSchema expects."""
         out: dict[str, dict[str, dict[str, str]]] = {}

@@ -216,7 +216,7 @@ class ContextBuilder:
                    for _, c in _columns_in(self.catalog, s, default=entry.table))
 
     def _term_visible(self, term: GlossaryTerm, visibility: Visibility) -> bool:
-        doc_tables = [t for ref in term.refers_to for t in _tables_of(self.catalog, ref)]
+        doc_tables = [t for ref in term.refers_to for t in self.catalog.tables_of(ref)]
         return all(visibility.table(t) for t in doc_tables)
 
 
@@ -224,16 +224,6 @@ def _best_first(items: list[Any], ranking: Ranking, kind: str) -> list[Any]:
     score = {h.document.name: h.score for h in ranking.hits if h.document.kind == kind}
     key = "term" if kind == "glossary" else "name"
     return sorted(items, key=lambda i: -score.get(getattr(i, key), 0.0))
-
-
-def _tables_of(catalog: Catalog, ref: str) -> list[str]:
-    if catalog.find_table(ref):
-        return [catalog.table(ref).name]
-    for find in (catalog.find_metric, catalog.find_dimension, catalog.find_segment):
-        entry = find(ref)
-        if entry is not None:
-            return [entry.table]
-    return []
 
 
 def _columns_in(catalog: Catalog, sql: str, default: str | None = None) -> list[tuple[str, str]]:

@@ -238,7 +238,7 @@ def catalog_documents(catalog: Catalog) -> Iterable[Document]:
                                       segment.description]))
     for term in catalog.glossary:
         tables = tuple(dict.fromkeys(
-            t for ref in term.refers_to for t in _tables_of_ref(catalog, ref)))
+            t for ref in term.refers_to for t in catalog.tables_of(ref)))
         yield Document("glossary", term.term, tables,
                        text=" ".join([term.term, *term.synonyms, term.definition]))
 
@@ -246,16 +246,6 @@ def catalog_documents(catalog: Catalog) -> Iterable[Document]:
 def example_document(catalog: Catalog, query: VerifiedQuery) -> Document:
     tables, columns = _read_by(catalog, query.sql)
     return Document("example", query.question, tables, columns, text=query.question)
-
-
-def _tables_of_ref(catalog: Catalog, ref: str) -> list[str]:
-    if catalog.find_table(ref):
-        return [catalog.table(ref).name]
-    for find in (catalog.find_metric, catalog.find_dimension, catalog.find_segment):
-        entry = find(ref)
-        if entry is not None:
-            return [entry.table]
-    return []
 
 
 def _columns_of(
