@@ -128,8 +128,11 @@ def test_governed_catalog_without_default_user_needs_a_user(sk: Skipper) -> None
 
 def test_unknown_user_reads_nothing_and_forbidden_looks_like_missing(governed: Catalog) -> None:
     guard = Guard(governed)
+    with pytest.raises(PolicyError) as unknown:
+        guard.check("SELECT * FROM notes", user="mallory")
+    assert unknown.value.code == "policy.unknown_user" and "notes" not in unknown.value.message
     messages = {}
-    for user, table in (("mallory", "notes"), ("una", "drafts"), ("una", "nosuch")):
+    for user, table in (("una", "notes_x"), ("una", "drafts"), ("una", "nosuch")):
         with pytest.raises(GuardError) as refused:
             guard.check(f"SELECT * FROM {table}", user=user)
         assert refused.value.code == "sql.unknown_table"

@@ -10,7 +10,14 @@ from sqlglot import exp
 from sqlglot.schema import MappingSchema
 
 from skipper.catalog import Catalog
-from skipper.errors import ConfigError, GuardError, NotReadOnlyError, ParseError, TooComplexError
+from skipper.errors import (
+    ConfigError,
+    GuardError,
+    NotReadOnlyError,
+    ParseError,
+    PolicyError,
+    TooComplexError,
+)
 from skipper.guard.column_names import DuckDBNames, keep_column_names
 from skipper.guard.columns import qualify_columns
 from skipper.guard.comments import drop_comments
@@ -150,6 +157,15 @@ class Guard:
 
     def check(self, sql: str, user: str | None = None) -> GuardedQuery:
         """The guarded query for ``sql``, or a GuardError subclass saying what to change."""
+        principal = self.policy.principal(user)
+        if not principal.known:
+            # Names are self-asserted (``user=``, ``--user``), so saying a name is unknown
+            # reveals nothing about the data; forbidden tables still look like missing ones.
+            raise PolicyError(
+                f"user {principal.name!r} is not a user of this catalog, so it may read "
+                "nothing; ask a catalog owner to add them under `users:`",
+                code="policy.unknown_user",
+            )
         access = self.policy.access(user)
         key = (sql, user, self.catalog.version, access.key)
         with self._lock:
