@@ -199,7 +199,7 @@ class Skipper:
             freshness={name: f.to_dict() for name, f in annotation.freshness.items()},
             row_count=result.row_count,
             truncated=result.truncated,
-            result_hash=hash_result(result.table),
+            result_hash=result.result_hash or hash_result(result.table),
             duration_ms=round((annotated_at - started) * 1000, 3),
             outcome="ok",
             groups=guarded.groups,

@@ -23,6 +23,8 @@ class Result:
     duration_s: float
     columns: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
+    result_hash: str | None = None  # skipper.audit.hash_result of ``table``, when the engine
+    # computed it (cheaper where the rows were made)
 
 
 @dataclass

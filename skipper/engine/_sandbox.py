@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from skipper.audit import hash_result
 from skipper.engine import MASK_HASH_FUNCTION
 from skipper.errors import EngineError, QueryTimeoutError
 
@@ -173,6 +174,7 @@ class QueryOutput:
     truncated: bool
     columns: list[str]
     types: list[str]
+    result_hash: str = ""
 
 
 def _stream(con: Any, statement: Any, max_rows: int | None) -> QueryOutput:
@@ -196,8 +198,10 @@ def _stream(con: Any, statement: Any, max_rows: int | None) -> QueryOutput:
     finally:
         reader.close()
     table = pa.Table.from_batches(kept, schema=reader.schema)
+    # Fingerprinted here, while the rows are hot in this process's cache: the audit record
+    # carries the hash, and the caller need not walk the rows again.
     return QueryOutput(table=table, row_count=total, truncated=total > kept_rows,
-                       columns=columns, types=types)
+                       columns=columns, types=types, result_hash=hash_result(table))
 
 
 def single_read_statement(con: Any, sql: str) -> Any:

@@ -79,7 +79,8 @@ def answer(sandbox: Any, request: dict[str, Any]) -> pa.Buffer:
                                  timeout_s=request.get("timeout_s"))
             return frame({"ok": True, "row_count": output.row_count,
                           "truncated": output.truncated, "columns": output.columns,
-                          "types": output.types}, output.table)
+                          "types": output.types, "result_hash": output.result_hash},
+                         output.table)
         if op == "introspect":
             tables = introspect(sandbox.con)
             return frame({"ok": True, "tables": [asdict(table) for table in tables]})

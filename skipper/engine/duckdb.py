@@ -108,7 +108,8 @@ class DuckDBEngine:
                 return Result(table=output.table, row_count=output.row_count,
                               truncated=output.truncated,
                               duration_s=time.perf_counter() - started,
-                              columns=output.columns, types=output.types)
+                              columns=output.columns, types=output.types,
+                              result_hash=output.result_hash)
             request = {"op": "execute", "sql": sql, "max_rows": max_rows, "timeout_s": timeout_s}
             deadline = None if timeout_s is None else timeout_s + self.kill_grace_s
             header, table = self._ask(request, deadline, timeout_s)
@@ -116,7 +117,8 @@ class DuckDBEngine:
             return Result(table=table, row_count=int(header["row_count"]),
                           truncated=bool(header["truncated"]),
                           duration_s=time.perf_counter() - started,
-                          columns=list(header["columns"]), types=list(header["types"]))
+                          columns=list(header["columns"]), types=list(header["types"]),
+                          result_hash=header.get("result_hash") or None)
 
     def introspect(self) -> list[TableInfo]:
         """Every base table with its columns, keys and exact row count."""
