@@ -13,8 +13,9 @@ import yaml
 from skipper.catalog import Catalog
 from skipper.clock import FixedClock
 from skipper.errors import SkipperError
+from skipper.evals.gold import GoldDatabase
 from skipper.planner import SemanticQuery, compile_query
-from skipper.planner.evalrun import is_ordered, same_result
+from tests.scoring_helpers import assert_matches_gold
 
 FIXTURES = Path(__file__).parent / "fixtures" / "compiler"
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,13 @@ def catalogs() -> dict[str, Catalog]:
     return {name: Catalog.load(path) for name, path in CATALOGS.items()}
 
 
+@pytest.fixture(scope="module")
+def gold_database(demo_database: Path) -> Any:
+    database = GoldDatabase(demo_database)
+    yield database
+    database.close()
+
+
 def guard_check(catalog: Catalog, sql: str) -> None:
     """Run compiled SQL through the guard once it exists in this checkout."""
     try:
@@ -46,7 +54,7 @@ def guard_check(catalog: Catalog, sql: str) -> None:
 
 @pytest.mark.parametrize(("spec", "case"), _cases())
 def test_compiler_case(spec: dict[str, Any], case: dict[str, Any], catalogs: dict[str, Catalog],
-                       demo_database: Path) -> None:
+                       demo_database: Path, gold_database: GoldDatabase) -> None:
     catalog = catalogs[case.get("catalog", spec["catalog"])]
     as_of = spec.get("as_of", date(2026, 6, 30))
     query = SemanticQuery.model_validate(case["query"])
@@ -60,11 +68,9 @@ def test_compiler_case(spec: dict[str, Any], case: dict[str, Any], catalogs: dic
     guard_check(catalog, sql)
     with duckdb.connect(str(demo_database), read_only=True) as connection:
         planned = connection.execute(sql).fetchall()
-        gold = connection.execute(case["gold_sql"]).fetchall()
-    assert gold, f"{case['title']}: the gold SQL returns no rows, so it proves little"
-    assert same_result(gold, planned, ordered=is_ordered(case["gold_sql"])), (
-        f"{case['title']}\ncompiled: {sql}\ngold: {gold[:5]}\nplanned: {planned[:5]}"
-    )
+    gold = assert_matches_gold(gold_database, case["gold_sql"], planned,
+                               context=f"{case['title']}\ncompiled: {sql}")
+    assert gold.rows, f"{case['title']}: the gold SQL returns no rows, so it proves little"
 
 
 def test_semantic_query_is_json_and_back() -> None:

@@ -11,8 +11,9 @@ import pytest
 
 from skipper.catalog import Catalog
 from skipper.clock import FixedClock
+from skipper.evals.gold import GoldDatabase
 from skipper.planner import CatalogPlanner, Plan, SemanticQuery
-from skipper.planner.evalrun import is_ordered, same_result
+from tests.scoring_helpers import assert_matches_gold
 
 AS_OF = date(2026, 6, 30)
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +28,14 @@ def planner() -> CatalogPlanner:
 def lake(demo_database: Path) -> Any:
     with duckdb.connect(str(demo_database), read_only=True) as connection:
         yield connection
+
+
+@pytest.fixture(scope="module")
+def gold_database(demo_database: Path) -> Any:
+    """The demo lake for gold SQL, scored the way `skipper eval` scores it."""
+    database = GoldDatabase(demo_database)
+    yield database
+    database.close()
 
 
 def answer(planner: CatalogPlanner, lake: Any, question: str,
@@ -45,18 +54,13 @@ def answer(planner: CatalogPlanner, lake: Any, question: str,
     return plan, columns, cursor.fetchall()
 
 
-def assert_same(lake: Any, gold_sql: str, rows: list[tuple[Any, ...]]) -> None:
-    gold = lake.execute(gold_sql).fetchall()
-    ordered = is_ordered(gold_sql)
-    assert same_result(gold, rows, ordered=ordered), f"gold {gold[:5]} planned {rows[:5]}"
-
-
 # ---- the issue's "done when" questions ------------------------------------------------------
 
-def test_domains_signed_up_today_in_top_100(planner: CatalogPlanner, lake: Any) -> None:
+def test_domains_signed_up_today_in_top_100(planner: CatalogPlanner, lake: Any,
+                                            gold_database: GoldDatabase) -> None:
     plan, columns, rows = answer(
         planner, lake, "How many domains that signed up today are in the Top 100 by traffic?")
-    assert_same(lake, """
+    assert_matches_gold(gold_database, """
         SELECT count(*) FROM domains
         WHERE CAST(signed_up_at AS DATE) = DATE '2026-06-30'
           AND domain_id IN (SELECT domain_id FROM traffic_rank_daily WHERE traffic_rank <= 100
@@ -65,7 +69,8 @@ def test_domains_signed_up_today_in_top_100(planner: CatalogPlanner, lake: Any) 
     assert summary == f"{rows[0][0]} domains that signed up today are in the Top 100 by traffic."
 
 
-def test_top_customers_r2_with_change_then_follow_up(planner: CatalogPlanner, lake: Any) -> None:
+def test_top_customers_r2_with_change_then_follow_up(planner: CatalogPlanner, lake: Any,
+                                                     gold_database: GoldDatabase) -> None:
     gold = """
         WITH cur AS (SELECT account_id, sum(amount_usd) AS c FROM billing_usage
                      WHERE product = 'r2_storage' AND usage_date > DATE '2026-05-31'
@@ -83,7 +88,7 @@ def test_top_customers_r2_with_change_then_follow_up(planner: CatalogPlanner, la
         planner, lake, "Show me the top 10 customers by R2 storage cost in the last 30 days, "
         "and the change versus the previous 30 days")
     assert len(rows) == 10
-    assert_same(lake, gold.format(extra="", where=""), rows)
+    assert_matches_gold(gold_database, gold.format(extra="", where=""), rows)
     assert "r2_storage_cost_change" in columns
     summary = planner.summarize(plan, columns, rows, len(rows))
     assert summary.startswith(f"{rows[0][0]} has the highest R2 storage cost in the last 30 days")
@@ -93,37 +98,43 @@ def test_top_customers_r2_with_change_then_follow_up(planner: CatalogPlanner, la
         planner, lake, "now break it down by region, and ignore internal accounts",
         previous=plan.semantic_query)
     assert "region" in columns
-    assert_same(lake, gold.format(extra="a.region,", where="WHERE NOT a.is_internal"), rows)
+    assert_matches_gold(gold_database,
+                        gold.format(extra="a.region,", where="WHERE NOT a.is_internal"), rows)
     assert follow.semantic_query is not None and follow.semantic_query.limit == 10
 
 
-def test_requests_by_client_country_yesterday(planner: CatalogPlanner, lake: Any) -> None:
+def test_requests_by_client_country_yesterday(planner: CatalogPlanner, lake: Any,
+                                              gold_database: GoldDatabase) -> None:
     plan, _, rows = answer(planner, lake, "requests by client country yesterday")
-    assert_same(lake, """
+    assert_matches_gold(gold_database, """
         SELECT client_country, sum(requests * sample_interval) FROM http_requests_sampled
         WHERE day = DATE '2026-06-29' GROUP BY client_country""", rows)
     assert "sample_interval" in (plan.sql or "")
 
 
-def test_open_p1_tickets_by_plan(planner: CatalogPlanner, lake: Any) -> None:
+def test_open_p1_tickets_by_plan(planner: CatalogPlanner, lake: Any,
+                                 gold_database: GoldDatabase) -> None:
     _, _, rows = answer(planner, lake, "open P1 tickets by plan")
-    assert_same(lake, """
+    assert_matches_gold(gold_database, """
         SELECT a.plan, count(*) FROM support_tickets t JOIN accounts a USING (account_id)
         WHERE t.status = 'open' AND t.priority = 'P1' GROUP BY a.plan""", rows)
 
 
-def test_dns_queries_per_day_last_week(planner: CatalogPlanner, lake: Any) -> None:
+def test_dns_queries_per_day_last_week(planner: CatalogPlanner, lake: Any,
+                                       gold_database: GoldDatabase) -> None:
     _, _, rows = answer(planner, lake, "DNS queries per day last week")
-    assert_same(lake, """
+    assert_matches_gold(gold_database, """
         SELECT day, sum(queries) FROM dns_queries_daily
         WHERE day BETWEEN DATE '2026-06-22' AND DATE '2026-06-28' GROUP BY day ORDER BY day""",
-        rows)
+                        rows)
 
 
-def test_enterprise_accounts_in_the_eu(planner: CatalogPlanner, lake: Any) -> None:
+def test_enterprise_accounts_in_the_eu(planner: CatalogPlanner, lake: Any,
+                                       gold_database: GoldDatabase) -> None:
     plan, columns, rows = answer(planner, lake, "how many enterprise accounts are in the EU?")
-    assert_same(lake, "SELECT count(*) FROM accounts WHERE plan = 'enterprise' AND region = 'EU'",
-                rows)
+    assert_matches_gold(
+        gold_database, "SELECT count(*) FROM accounts WHERE plan = 'enterprise' AND region = 'EU'",
+        rows)
     summary = planner.summarize(plan, columns, rows, len(rows))
     assert summary.startswith(f"{rows[0][0]} accounts with plan enterprise and region EU")
 

@@ -11,8 +11,9 @@ import pytest
 
 from skipper.catalog import Catalog
 from skipper.clock import FixedClock
+from skipper.evals.gold import GoldDatabase
 from skipper.planner import CatalogPlanner
-from skipper.planner.evalrun import is_ordered, same_result
+from tests.scoring_helpers import assert_matches_gold
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"
 TODAY = date(2025, 3, 15)  # a Saturday
@@ -43,12 +44,24 @@ FROM orders o, range(1, 3) t(k);
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def shop_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("shop") / "shop.duckdb"
     with duckdb.connect(str(path)) as connection:
         connection.execute(BUILD)
-    with duckdb.connect(str(path), read_only=True) as connection:
+    return path
+
+
+@pytest.fixture(scope="module")
+def shop(shop_database: Path) -> Any:
+    with duckdb.connect(str(shop_database), read_only=True) as connection:
         yield connection
+
+
+@pytest.fixture(scope="module")
+def gold_database(shop_database: Path) -> Any:
+    database = GoldDatabase(shop_database)
+    yield database
+    database.close()
 
 
 @pytest.fixture(scope="module")
@@ -92,16 +105,17 @@ def planner() -> CatalogPlanner:
     ("which city has the most customers?",
      "SELECT city, count(*) AS n FROM customers GROUP BY city ORDER BY n DESC, city LIMIT 1"),
 ])
-def test_shop_questions(planner: CatalogPlanner, shop: Any, question: str, gold_sql: str) -> None:
+def test_shop_questions(planner: CatalogPlanner, shop: Any, gold_database: GoldDatabase,
+                        question: str, gold_sql: str) -> None:
     plan = planner.plan(question)
     assert plan.status == "ok", plan.message
     assert plan.sql is not None
-    planned = shop.execute(plan.sql).fetchall()
-    gold = shop.execute(gold_sql).fetchall()
-    assert gold, "the gold SQL returns no rows, so it proves little"
-    assert same_result(gold, planned, ordered=is_ordered(gold_sql)), (
-        f"{question}\n{plan.sql}\ngold {gold[:5]}\nplanned {planned[:5]}")
-    columns = [c[0] for c in shop.execute(plan.sql).description]
+    cursor = shop.execute(plan.sql)
+    columns = [c[0] for c in cursor.description]
+    planned = cursor.fetchall()
+    gold = assert_matches_gold(gold_database, gold_sql, planned, columns=columns,
+                               context=f"{question}\n{plan.sql}")
+    assert gold.rows, "the gold SQL returns no rows, so it proves little"
     assert planner.summarize(plan, columns, planned, len(planned)).endswith(".")
 
 
