@@ -15,7 +15,7 @@ from skipper.clock import FixedClock
 from skipper.errors import SkipperError
 from skipper.evals.gold import GoldDatabase
 from skipper.planner import SemanticQuery, compile_query
-from tests.scoring_helpers import assert_matches_gold
+from tests.gold_results import assert_matches_gold
 
 FIXTURES = Path(__file__).parent / "fixtures" / "compiler"
 ROOT = Path(__file__).resolve().parents[1]

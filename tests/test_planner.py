@@ -13,7 +13,7 @@ from skipper.catalog import Catalog
 from skipper.clock import FixedClock
 from skipper.evals.gold import GoldDatabase
 from skipper.planner import CatalogPlanner, Plan, SemanticQuery
-from tests.scoring_helpers import assert_matches_gold
+from tests.gold_results import assert_matches_gold
 
 AS_OF = date(2026, 6, 30)
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from skipper.catalog import Catalog
 from skipper.clock import FixedClock
 from skipper.evals.gold import GoldDatabase
 from skipper.planner import CatalogPlanner
-from tests.scoring_helpers import assert_matches_gold
+from tests.gold_results import assert_matches_gold
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"
 TODAY = date(2025, 3, 15)  # a Saturday
