@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from demo_queries import ANALYTIC_QUERIES as QUERIES  # noqa: E402
 
 from skipper import Skipper  # noqa: E402
+from skipper.app import AUDIT_FSYNC_WINDOW_S  # noqa: E402
 from skipper.audit import AuditLog  # noqa: E402
 from skipper.demo import build_demo  # noqa: E402
 
@@ -45,7 +46,8 @@ def bench_scale(scale: int, args: argparse.Namespace, workdir: Path) -> list[dic
         print(f"built scale {scale} in {time.perf_counter() - started:.1f}s", flush=True)
     rows = []
     raw = duckdb.connect(str(database), read_only=True)
-    audit = AuditLog(workdir / f"bench_s{scale}.audit.jsonl", fsync=not args.no_fsync)
+    audit = AuditLog(workdir / f"bench_s{scale}.audit.jsonl", fsync=args.fsync != "off",
+                     fsync_window_s=AUDIT_FSYNC_WINDOW_S if args.fsync == "group" else 0.0)
     with Skipper(ROOT / "catalog", database, today=AS_OF, audit_log=audit,
                  isolation=args.isolation) as skipper:
         for name, sql in QUERIES.items():
@@ -76,12 +78,13 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--isolation", choices=["process", "thread"], default="process",
                         help="engine isolation (default: the worker process Skipper uses)")
-    parser.add_argument("--no-fsync", action="store_true",
-                        help="audit appends without fsync (to show what durability costs)")
+    parser.add_argument("--fsync", choices=["group", "each", "off"], default="group",
+                        help="audit durability: Skipper's default group commit, an fsync per "
+                             "record, or none (to show what durability costs)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="skipper-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"isolation={args.isolation} audit fsync={'off' if args.no_fsync else 'on'}")
+    print(f"isolation={args.isolation} audit fsync={args.fsync}")
     for scale in args.scales:
         rows = bench_scale(scale, args, workdir)
         print(f"\nscale {scale}: median of {args.repeats} runs per query (ms)")

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from skipper.planner import CatalogPlanner, Plan, SemanticQuery
 
 
+#: Audit records reach the OS before an answer returns and are fsynced in groups within this
+#: window; pass ``audit_log=AuditLog(path)`` to fsync every record before answering instead.
+AUDIT_FSYNC_WINDOW_S = 0.05
+
+
 def skipper_home() -> Path:
     """Where Skipper keeps its own files (the demo lake): $SKIPPER_HOME or ~/.skipper."""
     return Path(os.environ.get("SKIPPER_HOME") or Path.home() / ".skipper")
@@ -111,7 +116,7 @@ class Skipper:
                 self.database.name + ".audit.jsonl"
             )
             # Audit times are wall-clock times even when `today` is pinned for the data.
-            self.audit = AuditLog(path)
+            self.audit = AuditLog(path, fsync_window_s=AUDIT_FSYNC_WINDOW_S)
 
     # ---- construction helpers ----------------------------------------------------------
     @classmethod
@@ -141,6 +146,7 @@ class Skipper:
 
     def close(self) -> None:
         self.engine.close()
+        self.audit.flush()
 
     def __enter__(self) -> Skipper:
         return self

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -344,3 +345,30 @@ def test_verify_reads_a_log_it_cannot_lock(tmp_path: Path) -> None:
     assert report.ok and report.count == 2
     with pytest.raises(AuditError):
         AuditLog(copy / "a.jsonl").append(**record_fields(3))
+
+
+def test_group_commit_writes_each_record_at_once_and_fsyncs_within_the_window(
+    tmp_path: Path,
+) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl", fsync_window_s=0.05)
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    os.fsync = counting_fsync
+    try:
+        for i in range(20):
+            record = log.append(sql=f"SELECT {i}", outcome="ok")
+            # Written to the file before append returns: another reader sees it at once.
+            assert AuditLog(tmp_path / "audit.jsonl").get(record.id).sql == f"SELECT {i}"
+        deadline = time.monotonic() + 2
+        while not synced and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert 1 <= len(synced) < 20, "appends share fsyncs"
+        log.close()
+    finally:
+        os.fsync = real_fsync
+    assert log.verify().ok and log.verify().count == 20
