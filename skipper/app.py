@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from skipper.llm import ChatClient, LLMConfig, LLMPlanner, VerifiedQueries
     from skipper.llm.retrieval import Visibility as LLMVisibility
     from skipper.planner import CatalogPlanner, Plan, SemanticQuery
+    from skipper.session import Session
 
 
 #: Audit records reach the OS before an answer returns and are fsynced in groups within this
@@ -104,8 +105,8 @@ class Skipper:
             policy = policy or Policy(self.catalog, dialect=DuckDBEngine.dialect)
             engine = DuckDBEngine(self.database, isolation=isolation, mask_salt=policy.salt)
         self.engine = engine
-        # DuckDB names an opened file by its stem, so `lake.accounts` is this database's table.
         self._planners: dict[str, CatalogPlanner] = {}
+        # DuckDB names an opened file by its stem, so `lake.accounts` is this database's table.
         self.guard = Guard(self.catalog, dialect=engine.dialect, database=self.database.stem,
                            policy=policy)
         self.freshness = FreshnessMonitor(self.catalog, self.engine, self.clock)
@@ -415,6 +416,8 @@ class Skipper:
 
     def session(self, user: str | None = None) -> Session:
         """A conversation: each question may refine the previous one ("now by region")."""
+        from skipper.session import Session
+
         return Session(self, user=user)
 
     def _cannot_answer(
@@ -452,38 +455,6 @@ class Skipper:
         digest = hash_result(answer.table)
         return ReplayResult(record=record, matches=digest == record.result_hash,
                             result_hash=digest, row_count=answer.row_count, answer=answer)
-
-
-class Session:
-    """Follow-up questions: each turn refines the last answered semantic query."""
-
-    def __init__(self, skipper: Skipper, *, user: str | None = None) -> None:
-        self.skipper = skipper
-        self.user = user
-        self.answers: list[Answer] = []
-
-    @property
-    def semantic_query(self) -> SemanticQuery | None:
-        """The semantic query of the last answered turn (what a follow-up refines)."""
-        for answer in reversed(self.answers):
-            if answer.status == "ok" and answer.semantic_query is not None:
-                return answer.semantic_query  # type: ignore[no-any-return]
-        return None
-
-    def _repr_html_(self) -> str:
-        from skipper.display import thread_html
-
-        return thread_html(self.answers)
-
-    def __rich__(self) -> Any:
-        from skipper.display import thread_rich
-
-        return thread_rich(self.answers)
-
-    def ask(self, question: str) -> Answer:
-        answer = self.skipper.ask(question, user=self.user, previous=self.semantic_query)
-        self.answers.append(answer)
-        return answer
 
 
 def _timings(

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from skipper.answer import Answer
-    from skipper.app import Session, Skipper
+    from skipper.app import Skipper
+    from skipper.session import Session
 
 log = logging.getLogger(__name__)
 
