@@ -12,9 +12,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from skipper.audit import hash_result
 from skipper.engine import MASK_HASH_FUNCTION
 from skipper.errors import EngineError, QueryTimeoutError
+from skipper.fingerprint import hash_result
 
 #: Rows per Arrow batch read from DuckDB (DuckDB's own default).
 BATCH_ROWS = 131072
