@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from skipper.cli.options import (
+    AuditLogOption,
+    CatalogOption,
+    DatabaseOption,
+    JsonOption,
+    MaxRowsOption,
+    TimeoutOption,
+    open_skipper,
+)
 from skipper.cli.output import EXIT_CANNOT_ANSWER, console, fail, print_json
 from skipper.errors import SkipperError
 
 if TYPE_CHECKING:
     pass
 
-CatalogOption = Annotated[
-    Path | None, typer.Option("--catalog", help="Catalog directory (default: the demo's).")
-]
-DatabaseOption = Annotated[
-    Path | None, typer.Option("--database", help="DuckDB file (default: the demo lake).")
-]
 
 
 def ask(
@@ -26,11 +28,10 @@ def ask(
     catalog: CatalogOption = None,
     database: DatabaseOption = None,
     user: Annotated[str | None, typer.Option(help="Ask as this catalog user.")] = None,
-    json: Annotated[
-        bool, typer.Option("--json", help="Print the answer as one JSON object.")
-    ] = False,
-    max_rows: Annotated[int, typer.Option(help="Return at most this many rows.")] = 1000,
-    timeout: Annotated[float, typer.Option(help="Per-query timeout in seconds.")] = 30.0,
+    json: JsonOption = False,
+    max_rows: MaxRowsOption = 1000,
+    timeout: TimeoutOption = 30.0,
+    audit_log: AuditLogOption = None,
     planner: Annotated[
         str,
         typer.Option(help="auto (catalog, then the LLM if configured), catalog or llm."),
@@ -41,11 +42,10 @@ def ask(
     Exits 3 when the question cannot be answered from the catalog (it says which words it did
     not understand and suggests catalog terms), 1 on errors.
     """
-    from skipper.cli.options import open_skipper
-
     try:
         with open_skipper(catalog, database, user=user, max_rows=max_rows,
-                          timeout_s=timeout) as skipper:
+                          timeout_s=timeout,
+                          audit_log=audit_log) as skipper:
             answer = skipper.ask(question, user=user, planner=planner)
     except SkipperError as error:
         fail(error, as_json=json)
