@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from skipper.annotate import Lineage, annotate
 from skipper.answer import Answer
-from skipper.audit import AuditLog, AuditRecord, hash_result, hash_sql
+from skipper.audit import AuditLog, AuditRecord, hash_result
 from skipper.catalog import Catalog
 from skipper.chart import column_labels
 from skipper.clock import Clock, FixedClock, SystemClock
@@ -169,10 +169,9 @@ class Skipper:
         """Guard, run, annotate and audit one SQL text. Raises a SkipperError on refusal.
 
         ``extra`` goes into the audit record's ``extra`` (the LLM planner's usage)."""
-        user = user if user is not None else self.user
+        user = self._user(user)
         started = time.perf_counter()
-        context = {"user": user, "question": question, "planner": planner,
-                   "groups": self._groups(user)}
+        context = {"user": user, "question": question, "planner": planner}
         try:
             guarded = self.guard.check(text, user=user)
         except GuardError as error:
@@ -199,7 +198,6 @@ class Skipper:
             question=question,
             planner=planner,
             sql=guarded.sql,
-            sql_hash=hash_sql(guarded.sql),
             catalog_version=self.catalog.version,
             tables=guarded.tables,
             columns=guarded.columns,
@@ -247,8 +245,8 @@ class Skipper:
     ) -> None:
         self.audit.append(
             **context,
+            groups=guarded.groups if guarded else self._groups(context["user"]),
             sql=sql,
-            sql_hash=hash_sql(sql),
             catalog_version=self.catalog.version,
             tables=guarded.tables if guarded else [],
             columns=guarded.columns if guarded else {},
@@ -261,32 +259,37 @@ class Skipper:
 
     def visible(self, user: str | None = None) -> Visibility:
         """The tables and columns ``user`` may read (planners offer nothing else)."""
-        return self.guard.policy.access(user if user is not None else self.user).visibility()
+        return self.guard.policy.access(self._user(user)).visibility()
 
     def planner_for(self, user: str | None) -> CatalogPlanner:
         """The catalog planner over what ``user`` may see (its vocabulary leaves the rest out)."""
         from skipper.planner import CatalogPlanner
 
         try:
-            view = self.guard.policy.access(user if user is not None else self.user).catalog
+            view = self.guard.policy.access(self._user(user)).catalog
         except SkipperError:
             return self.planner  # the guard refuses (and audits) whatever it plans
         if view is self.catalog:
             return self.planner
-        if view.version + str(id(view)) not in self._planners:
-            self._planners[view.version + str(id(view))] = CatalogPlanner(view, self.clock)
-        return self._planners[view.version + str(id(view))]
+        key = f"{view.version}:{id(view)}"
+        if key not in self._planners:
+            self._planners[key] = CatalogPlanner(view, self.clock)
+        return self._planners[key]
 
     def _llm_visibility(self, user: str | None) -> LLMVisibility:
         from skipper.llm.retrieval import Visibility as LLMVisibility
 
         try:
-            access = self.guard.policy.access(user if user is not None else self.user)
+            access = self.guard.policy.access(self._user(user))
         except SkipperError:
             return LLMVisibility.of([])
         if access.catalog is self.catalog:
             return LLMVisibility()
         return LLMVisibility.of(access.tables, {k: p.hidden for k, p in access.tables.items()})
+
+    def _user(self, user: str | None) -> str | None:
+        """Who asks: the given user, else the one this Skipper was built for."""
+        return user if user is not None else self.user
 
     def _groups(self, user: str | None) -> list[str]:
         try:
@@ -318,7 +321,7 @@ class Skipper:
         if planner not in {"auto", "catalog", "llm"}:
             raise ConfigError(f"unknown planner {planner!r}; use 'auto', 'catalog' or 'llm'",
                               code="config.unknown_planner")
-        user = user if user is not None else self.user
+        user = self._user(user)
         started = time.perf_counter()
         if planner == "llm":
             return self._ask_llm(question, user, previous, started)
@@ -329,13 +332,7 @@ class Skipper:
             if planner == "auto" and self.llm_planner is not None:
                 return self._ask_llm(question, user, previous, started, fallback=plan)
             return self._cannot_answer(plan, user, started)
-        answer = self.sql(plan.sql, user=user, question=question, planner=plan.planner,
-                          semantic_query=plan.semantic_query)
-        answer.summary = self.planner.summarize(plan, answer.columns, answer.rows,
-                                                answer.row_count)
-        answer.message = plan.message or None
-        answer.timings = {"plan_ms": round((planned - started) * 1000, 3), **answer.timings}
-        return answer
+        return self._run_plan(plan, question, user, started, planned)
 
     # ---- the LLM planner and remembered answers ------------------------------------------
     @functools.cached_property
@@ -361,7 +358,7 @@ class Skipper:
             raise ConfigError("remember needs a question to file the SQL under",
                               code="memory.no_question")
         self.sql(sql, user=user, question=question, planner="remember")
-        entry = self.memory.add(question, sql, verified_by=user if user is not None else self.user)
+        entry = self.memory.add(question, sql, verified_by=self._user(user))
         if "llm_planner" in self.__dict__ and self.llm_planner is not None:
             self.llm_planner.remember(self.memory.all())
         return entry
@@ -405,11 +402,18 @@ class Skipper:
         planned = time.perf_counter()
         if plan.status != "ok" or plan.sql is None:
             return self._cannot_answer(plan, user, started, extra=usage)
+        return self._run_plan(plan, question, user, started, planned, extra=usage)
+
+    def _run_plan(
+        self, plan: Plan, question: str, user: str | None, started: float, planned: float,
+        extra: dict[str, Any] | None = None,
+    ) -> Answer:
+        """Run a planner's SQL through ``sql()`` and say in words what it found."""
+        assert plan.sql is not None
         answer = self.sql(plan.sql, user=user, question=question, planner=plan.planner,
-                          semantic_query=plan.semantic_query, extra=usage)
-        if plan.semantic_query is not None:
-            answer.summary = self.planner.summarize(plan, answer.columns, answer.rows,
-                                                    answer.row_count)
+                          semantic_query=plan.semantic_query, extra=extra)
+        answer.summary = self.planner.summarize(plan, answer.columns, answer.rows,
+                                                answer.row_count)
         answer.message = plan.message or None
         answer.timings = {"plan_ms": round((planned - started) * 1000, 3), **answer.timings}
         return answer
@@ -426,7 +430,7 @@ class Skipper:
         message = plan.message or "The question cannot be answered from the catalog."
         record = self.audit.append(
             user=user, question=plan.question, planner=plan.planner, sql="",
-            sql_hash=hash_sql(""), catalog_version=self.catalog.version, tables=[], columns={},
+            catalog_version=self.catalog.version, tables=[], columns={},
             row_count=0, duration_ms=round((time.perf_counter() - started) * 1000, 3),
             outcome="refused", error={"code": "planner.cannot_answer", "message": message},
             extra={"unknown_words": plan.unknown_words, "suggestions": plan.suggestions,
