@@ -51,7 +51,8 @@ def build_planner(
     *,
     examples: Sequence[VerifiedQuery] = (),
 ) -> LLMPlanner | None:
-    """The planner ``Skipper(llm=...)`` asks for, or None when no model is configured.
+    """The planner ``Skipper(llm=...)`` asks for: ``None`` or ``True`` reads the environment
+    (no SKIPPER_MODEL, no planner), ``False`` turns it off, a planner, config or client is used.
 
     Without a model nothing of the ``llm`` extra is imported, so catalog-only installs work.
     """

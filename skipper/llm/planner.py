@@ -110,23 +110,17 @@ class LLMPlanner:
     @classmethod
     def build(
         cls,
-        option: LLMPlanner | ChatClient | LLMConfig | bool | None,
+        option: LLMPlanner | ChatClient | LLMConfig,
         catalog: Catalog,
         clock: Clock,
         catalog_planner: CatalogPlanner,
         *,
         examples: Sequence[VerifiedQuery] = (),
-    ) -> LLMPlanner | None:
-        """The planner ``Skipper(llm=...)`` asks for: ``None`` reads the environment (no
-        SKIPPER_MODEL, no planner), ``False`` turns it off, a config or client is used as is."""
-        if option is False:
-            return None
+    ) -> LLMPlanner:
+        """A planner from a resolved ``Skipper(llm=...)`` option: a planner is used as is, a
+        config or client is wrapped (``skipper.llm.build_planner`` resolves False/None/True)."""
         if isinstance(option, LLMPlanner):
             return option
-        if option is None or option is True:
-            option = LLMConfig.from_env()
-            if option is None:
-                return None
         chat = option if isinstance(option, ChatClient) else ChatClient(option)
         return cls(catalog, clock, chat, catalog_planner, examples=examples)
 
