@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skipper.catalog import Catalog
-from skipper.catalog.models import format_duration
-from skipper.freshness import FreshnessMonitor, TableFreshness
+from skipper.freshness import FreshnessMonitor, TableFreshness, describe_lag
 
 
 @dataclass
@@ -60,7 +59,7 @@ def annotate(
     monitor: FreshnessMonitor,
 ) -> Annotation:
     """Lineage (including upstreams of derived tables), freshness and sampling, as caveats."""
-    upstream = {name: catalog.upstream(name) for name in tables if catalog.upstream(name)}
+    upstream = {name: parents for name in tables if (parents := catalog.upstream(name))}
     freshness = monitor.check(tables)
     caveats: list[str] = []
     for name in tables:
@@ -72,18 +71,13 @@ def annotate(
         else:
             caveats.append(
                 f"{name} is {measured.age} old (last data {measured.last.isoformat()}; "
-                f"SLA {_sla_words(format_duration(measured.sla))})."
+                f"SLA {describe_lag(measured.sla)})."
             )
     sampling: list[SamplingNote] = []
     for name in tables:
         for source in [name, *upstream.get(name, [])]:
             table = catalog.find_table(source)
             if table is None or table.sampling is None:
-                continue
-            if any(
-                note.table == source and note.via == (None if source == name else name)
-                for note in sampling
-            ):
                 continue
             note = SamplingNote(
                 table=source,
@@ -109,9 +103,3 @@ def annotate(
         sampling=sampling,
         caveats=caveats,
     )
-
-
-def _sla_words(sla: str) -> str:
-    units = {"m": "minute", "h": "hour", "d": "day", "w": "week"}
-    count, unit = int(sla[:-1]), units[sla[-1]]
-    return f"{count} {unit}{'s' if count != 1 else ''}"
