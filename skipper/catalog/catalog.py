@@ -258,10 +258,9 @@ class Catalog:
             raise _fail(table, f"column {duplicate!r} is declared twice", ".columns")
         for i, key in enumerate(table.primary_key):
             self._require_column(table, table.name, key, f".primary_key[{i}]")
-        for i, rel in enumerate(table.relationships):
+        for rel in table.relationships:
             self._require_table(rel, rel.table)
             self._check_sql(rel, f"SELECT 1 FROM {table.name} JOIN {rel.table} ON {rel.on}", ".on")
-            del i
         if table.freshness and table.freshness.column:
             self._require_column(table.freshness, table.name, table.freshness.column, ".column")
         if table.sampling:
@@ -302,8 +301,8 @@ class Catalog:
         """Every table and column a catalog SQL snippet names must be in the catalog."""
         try:
             tree = sqlglot.parse_one(sql, read=self.dialect)
+            ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
             for table_ref in tree.find_all(exp.Table):
-                ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
                 if table_ref.name.lower() not in ctes:
                     self._require_table(entry, table_ref.name, field)
             qualify(
