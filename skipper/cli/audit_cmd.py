@@ -9,6 +9,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from skipper.cli.options import CatalogOption, open_skipper
 from skipper.cli.output import EXIT_ERROR, console, err_console, fail, print_json
 from skipper.errors import AuditError, SkipperError
 
@@ -126,15 +127,14 @@ def verify(
 @audit_app.command("replay")
 def replay(
     record_id: Annotated[str, typer.Argument(metavar="ID", help="The audit record's id.")],
-    catalog: Annotated[Path | None, typer.Option(
-        "--catalog", help="Catalog directory (default: the demo's).")] = None,
+    catalog: CatalogOption = None,
     database: DatabaseOption = None,
     log: LogOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Re-run a record's exact SQL; say whether the result hash still matches (exit 1 if not)."""
     try:
-        with _open_skipper(catalog, database, log) as skipper:
+        with open_skipper(catalog, database, audit_log=log) as skipper:
             outcome = skipper.replay(record_id)
             catalog_changed = outcome.record.catalog_version not in (None, skipper.catalog.version)
     except SkipperError as error:
@@ -171,19 +171,6 @@ def _open(log: Path | None, database: Path | None) -> AuditLog:
         raise AuditError(f"no audit log at {audit.path}{hint}", code="audit.no_log",
                          path=str(audit.path))
     return audit
-
-
-def _open_skipper(catalog: Path | None, database: Path | None, log: Path | None) -> Any:
-    from skipper.app import Skipper
-    from skipper.cli.options import open_skipper
-
-    if log is None:
-        return open_skipper(catalog, database)
-    if catalog is None and database is None:
-        return Skipper.demo(audit_log=log)
-    if catalog is None or database is None:
-        return open_skipper(catalog, database)  # refuses with the usual message
-    return Skipper(catalog, database, audit_log=log)
 
 
 def _demo_database() -> Path:
