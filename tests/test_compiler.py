@@ -14,6 +14,7 @@ from skipper.catalog import Catalog
 from skipper.clock import FixedClock
 from skipper.errors import SkipperError
 from skipper.evals.gold import GoldDatabase
+from skipper.guard import Guard
 from skipper.planner import SemanticQuery, compile_query
 from tests.gold_results import assert_matches_gold
 
@@ -43,15 +44,6 @@ def gold_database(demo_database: Path) -> Any:
     database.close()
 
 
-def guard_check(catalog: Catalog, sql: str) -> None:
-    """Run compiled SQL through the guard once it exists in this checkout."""
-    try:
-        from skipper.guard import Guard
-    except ImportError:
-        return
-    Guard(catalog).check(sql)
-
-
 @pytest.mark.parametrize(("spec", "case"), _cases())
 def test_compiler_case(spec: dict[str, Any], case: dict[str, Any], catalogs: dict[str, Catalog],
                        demo_database: Path, gold_database: GoldDatabase) -> None:
@@ -65,7 +57,7 @@ def test_compiler_case(spec: dict[str, Any], case: dict[str, Any], catalogs: dic
         assert raised.value.code == case["error"], raised.value.message
         return
     sql = compile_query(query, catalog, clock).sql(dialect=catalog.dialect)
-    guard_check(catalog, sql)
+    Guard(catalog).check(sql)
     with duckdb.connect(str(demo_database), read_only=True) as connection:
         planned = connection.execute(sql).fetchall()
     gold = assert_matches_gold(gold_database, case["gold_sql"], planned,

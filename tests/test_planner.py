@@ -12,6 +12,7 @@ import pytest
 from skipper.catalog import Catalog
 from skipper.clock import FixedClock
 from skipper.evals.gold import GoldDatabase
+from skipper.guard import Guard
 from skipper.planner import CatalogPlanner, Plan, SemanticQuery
 from tests.gold_results import assert_matches_gold
 
@@ -43,12 +44,7 @@ def answer(planner: CatalogPlanner, lake: Any, question: str,
     plan = planner.plan(question, previous=previous)
     assert plan.status == "ok", plan.message
     assert plan.sql is not None
-    try:
-        from skipper.guard import Guard
-    except ImportError:
-        pass
-    else:
-        Guard(planner.catalog).check(plan.sql)
+    Guard(planner.catalog).check(plan.sql)
     cursor = lake.execute(plan.sql)
     columns = [d[0] for d in cursor.description]
     return plan, columns, cursor.fetchall()
