@@ -10,17 +10,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# Until the lead registers `ask` in skipper/cli/__init__.py, register it here the same way.
-RUN = ("import sys; from skipper.cli import app; from skipper.cli import ask_cmd\n"
-       "if not any(c.name == 'ask' for c in app.registered_commands): ask_cmd.register(app)\n"
-       "sys.argv[0] = 'skipper'; app()")
-
-pytest.importorskip("skipper.app", exc_type=ImportError)
 
 
 def ask(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", RUN, "ask", *args, "--catalog", str(ROOT / "catalog"),
-               "--database", str(database)]
+    command = [sys.executable, "-m", "skipper.cli", "ask", *args,
+               "--catalog", str(ROOT / "catalog"), "--database", str(database)]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
