@@ -134,12 +134,23 @@ def test_timeout_is_enforced_and_the_engine_recovers(demo_catalog, demo_database
     assert outcomes == {"error": 1, "ok": 1}
 
 
-def test_demo_is_built_when_missing_and_reused(tmp_path, demo_database):
+def test_demo_is_reused_at_its_own_as_of_day(tmp_path, demo_database):
     target = tmp_path / "lake.duckdb"
     shutil.copy(demo_database, target)
+    before = digest(target)
     with Skipper.demo(database=target) as skipper:
         assert skipper.clock.today() == DEMO_AS_OF
         assert skipper.sql("SELECT count(*) FROM accounts").row_count == 1
+    assert digest(target) == before, "an existing demo lake is reused, not rebuilt"
+
+
+def test_demo_is_built_when_missing(tmp_path):
+    target = tmp_path / "new" / "lake.duckdb"
+    with Skipper.demo(database=target, as_of="2026-03-31") as skipper:
+        assert target.is_file()
+        assert skipper.clock.today().isoformat() == "2026-03-31"
+        last_day = skipper.sql("SELECT max(day) AS d FROM http_requests_sampled").rows[0][0]
+    assert last_day.isoformat() == "2026-03-31"
 
 
 def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
