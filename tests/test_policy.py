@@ -85,9 +85,10 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def write_catalog(root: Path, *, policies: str | None = POLICIES) -> Path:
+def write_catalog(root: Path, *, tables: str = TABLES, policies: str | None = POLICIES) -> Path:
+    """A catalog directory: ``tables.yaml`` and, unless None, ``policies.yaml``."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "tables.yaml").write_text(TABLES, encoding="utf-8")
+    (root / "tables.yaml").write_text(tables, encoding="utf-8")
     if policies is not None:
         (root / "policies.yaml").write_text(policies, encoding="utf-8")
     return root

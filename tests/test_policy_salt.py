@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from test_policy import write_catalog
 
 from skipper import Skipper
 from skipper.catalog import Catalog
@@ -57,9 +58,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     root = tmp_path_factory.mktemp("salt-catalog")
-    (root / "tables.yaml").write_text(TABLES, encoding="utf-8")
-    (root / "policies.yaml").write_text(POLICIES, encoding="utf-8")
-    return Catalog.load(root)
+    return Catalog.load(write_catalog(root, tables=TABLES, policies=POLICIES))
 
 
 @pytest.fixture(params=["process", "thread"])
