@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 
 from skipper.catalog import Catalog
-from skipper.catalog.models import Table, VerifiedQuery
+from skipper.catalog.models import VerifiedQuery
 
 Kind = Literal["table", "column", "metric", "dimension", "segment", "glossary", "example"]
 
@@ -252,7 +252,7 @@ def _columns_of(
     catalog: Catalog, table: str, snippets: Sequence[str]
 ) -> tuple[tuple[str, str], ...]:
     """The columns of ``table`` that catalog SQL snippets read (to hide them with the column)."""
-    found = _table(catalog, table)
+    found = catalog.find_table(table)
     if found is None:
         return ()
     names: set[str] = set()
@@ -273,18 +273,14 @@ def _read_by(
         tree = sqlglot.parse_one(sql, read=catalog.dialect)
     except sqlglot.errors.SqlglotError:
         return (), ()
-    tables = tuple(dict.fromkeys(
-        t.name for ref in tree.find_all(exp.Table) if (t := _table(catalog, ref.name)) is not None))
+    tables = tuple(dict.fromkeys(t.name for ref in tree.find_all(exp.Table)
+                                 if (t := catalog.find_table(ref.name)) is not None))
     names = {c.name.lower() for c in tree.find_all(exp.Column)}
     # Conservative on purpose: any column of a read table with a mentioned name counts, so an
     # example over a hidden column is never shown.
     columns = tuple((t, c.name) for t in tables for c in catalog.table(t).columns
                     if c.name.lower() in names)
     return tables, columns
-
-
-def _table(catalog: Catalog, name: str) -> Table | None:
-    return catalog.find_table(name)
 
 
 def _neighbours(catalog: Catalog) -> dict[str, list[str]]:
