@@ -94,7 +94,7 @@ class _Scope:
                 self._star(node, "")
 
     def _read(self, node: exp.Expr, source: exp.Table, column: str | None) -> None:
-        table = self._table(source)
+        table = _catalog_table(source, self.ctx)
         if table is None:
             return
         if column is None:
@@ -113,10 +113,12 @@ class _Scope:
         for source in _tables_of(self.scope):
             self._read(node, source, None)
 
-    def _table(self, source: exp.Table) -> Table | None:
-        if source.name.lower() in self.ctx.cte_names and not source.args.get("db"):
-            return None
-        return self.ctx.catalog.find_table(source.name)
+
+def _catalog_table(source: exp.Table, ctx: GuardContext) -> Table | None:
+    """The catalog table a source names; None for a CTE (an unqualified name the query defines)."""
+    if source.name.lower() in ctx.cte_names and not source.args.get("db"):
+        return None
+    return ctx.catalog.find_table(source.name)
 
 
 def _origins(
@@ -127,14 +129,7 @@ def _origins(
     if key in seen:
         return []  # a recursive CTE reading itself
     seen.add(key)
-    expression = scope.expression
-    if isinstance(expression, exp.SetOperation):
-        arms = scope.set_operation_scopes
-        left = _projection_index(arms[0], name) if arms else None
-        found: list[tuple[Table, str | None]] = []
-        for arm in arms:
-            found += _origins_at(arm, left, ctx, seen)
-        return found
+    # a union's columns are named by its first arm, and every arm feeds them by position
     return _origins_at(scope, _projection_index(scope, name), ctx, seen)
 
 
@@ -170,10 +165,8 @@ def _origins_at(
     for column in selects[index].find_all(exp.Column):
         source = _source(scope, column.table) if column.table else None
         if isinstance(source, exp.Table):
-            table = ctx.catalog.find_table(source.name)
-            if table is not None and not (
-                source.name.lower() in ctx.cte_names and not source.args.get("db")
-            ):
+            table = _catalog_table(source, ctx)
+            if table is not None:
                 declared = table.column(column.name)
                 if declared is not None:
                     found.append((table, declared.name))
