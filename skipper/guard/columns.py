@@ -12,6 +12,7 @@ from sqlglot.optimizer.qualify import qualify
 
 from skipper.errors import ParseError, UnknownColumnError
 from skipper.guard.context import GuardContext
+from skipper.guard.parse import first_line
 
 
 def qualify_columns(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
@@ -21,7 +22,7 @@ def qualify_columns(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
     except OptimizeError as error:
         ctx.analysed = _qualify_again(tree, ctx, error, pivoted)
     except SqlglotError as error:
-        raise ParseError(f"the query cannot be analysed: {_first_line(error)}") from None
+        raise ParseError(f"the query cannot be analysed: {first_line(error)}") from None
     return tree
 
 
@@ -138,7 +139,7 @@ def _read_whole_source(pivot: exp.Pivot) -> None:
 
 
 def _column_error(error: OptimizeError, ctx: GuardContext) -> UnknownColumnError:
-    message = _first_line(error)
+    message = first_line(error)
     column = ""
     if message.startswith("Column '") and "'" in message[8:]:
         column = message[8 : message.index("'", 8)]
@@ -153,9 +154,3 @@ def _column_error(error: OptimizeError, ctx: GuardContext) -> UnknownColumnError
             column=column,
         )
     return UnknownColumnError(f"the query's columns do not check out: {message}")
-
-
-def _first_line(error: SqlglotError) -> str:
-    text = str(error).strip()
-    first = text.splitlines()[0] if text else type(error).__name__
-    return first.split(". Line:")[0]

@@ -90,15 +90,16 @@ def allowed_functions(tree: exp.Expression, ctx: GuardContext) -> exp.Expression
             raise FunctionNotAllowedError(
                 f"call functions by their plain name, not qualified or as a method "
                 f"({parent.sql(ctx.dialect)}); e.g. lower(x) instead of x.lower()",
-                function=_name(node),
+                function=function_name(node),
             )
         reason = allowlist.refusal(node)
         if reason is not None:
-            raise FunctionNotAllowedError(reason, function=_name(node))
+            raise FunctionNotAllowedError(reason, function=function_name(node))
     return tree
 
 
-def _name(node: exp.Func) -> str:
+def function_name(node: exp.Func) -> str:
+    """The name a call is written with: ``lower`` for ``LOWER(x)``, ``my_udf`` for ``my_udf(x)``."""
     return node.name.lower() if isinstance(node, exp.Anonymous) else node.sql_name().lower()
 
 

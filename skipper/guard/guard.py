@@ -16,7 +16,6 @@ from skipper.errors import (
     NotReadOnlyError,
     ParseError,
     PolicyError,
-    TooComplexError,
 )
 from skipper.guard.column_names import DuckDBNames, keep_column_names
 from skipper.guard.columns import qualify_columns
@@ -24,7 +23,7 @@ from skipper.guard.comments import drop_comments
 from skipper.guard.context import GuardContext
 from skipper.guard.functions import allowed_functions
 from skipper.guard.lineage import record_lineage
-from skipper.guard.parse import MAX_DEPTH, MAX_SQL_CHARS, parse_statements
+from skipper.guard.parse import MAX_DEPTH, MAX_SQL_CHARS, parse_statements, too_deep_error
 from skipper.guard.policy import apply_policies
 from skipper.guard.read_only import read_only
 from skipper.guard.relation_statement import select_from_relation
@@ -216,10 +215,7 @@ class Guard:
         except GuardError:
             raise
         except RecursionError:
-            raise TooComplexError(
-                "the query is nested too deeply to check safely; flatten it (use CTEs instead "
-                "of deeply nested subqueries or expressions)"
-            ) from None
+            raise too_deep_error() from None
         except Exception as error:  # fail closed: what the guard cannot analyse does not run
             raise ParseError(
                 f"the guard could not analyse this query ({type(error).__name__}); "

@@ -46,10 +46,10 @@ def parse_statements(
     try:
         parsed = sqlglot.parse(sql, read=dialect)
     except RecursionError:
-        raise _too_deep() from None
+        raise too_deep_error() from None
     except SqlglotError as error:
         raise ParseError(
-            f"the SQL does not parse ({_first_line(error)}); write one valid {dialect} query",
+            f"the SQL does not parse ({first_line(error)}); write one valid {dialect} query",
         ) from None
     except Exception as error:  # sqlglot raises plain errors on some malformed input
         raise ParseError(f"the SQL does not parse ({type(error).__name__})") from None
@@ -60,7 +60,7 @@ def parse_statements(
         raise ParseError("the SQL is empty; write one SELECT query")
     for statement in statements:
         if tree_depth(statement) > max_depth:
-            raise _too_deep()
+            raise too_deep_error()
     return statements
 
 
@@ -76,14 +76,15 @@ def tree_depth(tree: exp.Expr) -> int:
     return deepest
 
 
-def _too_deep() -> TooComplexError:
+def too_deep_error() -> TooComplexError:
     return TooComplexError(
         "the query is nested too deeply to check safely; flatten it (use CTEs instead of "
         "deeply nested subqueries or expressions)"
     )
 
 
-def _first_line(error: SqlglotError) -> str:
+def first_line(error: SqlglotError) -> str:
+    """The first line of a sqlglot error, with its position when sqlglot gives one."""
     details = getattr(error, "errors", None) or []
     if details and details[0].get("description"):
         first = details[0]

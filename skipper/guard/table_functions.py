@@ -6,6 +6,7 @@ from sqlglot import exp
 
 from skipper.errors import TableFunctionError
 from skipper.guard.context import GuardContext
+from skipper.guard.functions import function_name
 
 ROW_GENERATORS: tuple[type[exp.Expression], ...] = (exp.Unnest, exp.GenerateSeries)
 """Typed row generators allowed in FROM: ``unnest(list)``, ``range(n)``, ``generate_series``."""
@@ -20,7 +21,7 @@ def no_table_functions(tree: exp.Expression, ctx: GuardContext) -> exp.Expressio
     for node in tree.walk():
         if isinstance(node, exp.Func) and _in_table_position(node):
             if not _is_row_generator(node):
-                name = _function_name(node)
+                name = function_name(node)
                 raise TableFunctionError(
                     f"table function {name}() is not allowed: queries may read only catalog "
                     "tables (row generators range, generate_series and unnest are fine)",
@@ -49,9 +50,3 @@ def _is_row_generator(node: exp.Func) -> bool:
     if isinstance(node, exp.Anonymous):
         return node.name.lower() in ROW_GENERATOR_NAMES
     return isinstance(node, ROW_GENERATORS)
-
-
-def _function_name(node: exp.Func) -> str:
-    if isinstance(node, exp.Anonymous):
-        return node.name.lower()
-    return node.sql_name().lower()
