@@ -44,9 +44,15 @@ def gold_database(demo_database: Path) -> Any:
     database.close()
 
 
+@pytest.fixture(scope="module")
+def lake(demo_database: Path) -> Any:
+    with duckdb.connect(str(demo_database), read_only=True) as connection:
+        yield connection
+
+
 @pytest.mark.parametrize(("spec", "case"), _cases())
 def test_compiler_case(spec: dict[str, Any], case: dict[str, Any], catalogs: dict[str, Catalog],
-                       demo_database: Path, gold_database: GoldDatabase) -> None:
+                       lake: Any, gold_database: GoldDatabase) -> None:
     catalog = catalogs[case.get("catalog", spec["catalog"])]
     as_of = spec.get("as_of", date(2026, 6, 30))
     query = SemanticQuery.model_validate(case["query"])
@@ -58,8 +64,7 @@ def test_compiler_case(spec: dict[str, Any], case: dict[str, Any], catalogs: dic
         return
     sql = compile_query(query, catalog, clock).sql(dialect=catalog.dialect)
     Guard(catalog).check(sql)
-    with duckdb.connect(str(demo_database), read_only=True) as connection:
-        planned = connection.execute(sql).fetchall()
+    planned = lake.execute(sql).fetchall()
     gold = assert_matches_gold(gold_database, case["gold_sql"], planned,
                                context=f"{case['title']}\ncompiled: {sql}")
     assert gold.rows, f"{case['title']}: the gold SQL returns no rows, so it proves little"
