@@ -48,17 +48,12 @@ class People:
     def known(self, name: str) -> bool:
         """Whether the catalog knows this user (a catalog that declares nobody knows everyone:
         it has no policies to apply)."""
-        if not getattr(self.catalog, "governed", False):
-            return True
-        return self.catalog.find_user(name) is not None  # type: ignore[attr-defined]
+        return not self.catalog.governed or self.catalog.find_user(name) is not None
 
     def catalog_user(self, email: str) -> str | None:
         """The catalog user with this email (case-insensitive), if the catalog declares users."""
-        for user in getattr(self.catalog, "users", None) or []:
-            declared = getattr(user, "email", None)
-            if isinstance(declared, str) and declared.lower() == email:
-                return str(user.name)
-        return None
+        return next((user.name for user in self.catalog.users
+                     if user.email is not None and user.email.lower() == email), None)
 
     def email(self, slack_user: str, client: Any) -> str | None:
         """The user's email from users.info (needs the users:read.email scope)."""
