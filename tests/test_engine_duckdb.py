@@ -43,6 +43,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
           [i, i + 1] AS pair, {{'a': i, 'b': 'x'}} AS meta
         FROM range({EVENTS}) r(i)""")
     con.execute("CREATE TABLE wide AS SELECT random() AS x FROM range(200000)")
+    con.execute("CREATE VIEW parent_names AS SELECT name FROM parent")
     con.close()
     return path
 
@@ -169,7 +170,9 @@ def test_closed_engine(database: Path) -> None:
 
 def test_introspect(engine: DuckDBEngine) -> None:
     tables = {table.name: table for table in engine.introspect()}
-    assert set(tables) == {"parent", "child", "events", "wide"}
+    assert set(tables) == {"parent", "child", "events", "wide", "parent_names"}
+    assert [name for name, table in tables.items() if table.is_view] == ["parent_names"]
+    assert tables["parent_names"].row_count == 2
     assert tables["child"].primary_key == ["id", "k"]
     assert tables["child"].foreign_keys == [(["parent_id"], "parent", ["id"])]
     assert tables["events"].row_count == EVENTS

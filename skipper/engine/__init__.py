@@ -23,7 +23,7 @@ class Result:
     duration_s: float
     columns: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
-    result_hash: str | None = None  # skipper.audit.hash_result of ``table``, when the engine
+    result_hash: str | None = None  # skipper.fingerprint.hash_result of ``table``, when the engine
     # computed it (cheaper where the rows were made)
 
 
@@ -36,7 +36,7 @@ class ColumnInfo:
 
 @dataclass
 class TableInfo:
-    """A table as the database itself describes it (for `skipper catalog init`)."""
+    """A table or view as the database itself describes it (for `skipper catalog init`)."""
 
     name: str
     schema: str
@@ -44,6 +44,7 @@ class TableInfo:
     primary_key: list[str]
     row_count: int
     foreign_keys: list[tuple[list[str], str, list[str]]] = field(default_factory=list)
+    is_view: bool = False
 
 
 class Engine(Protocol):

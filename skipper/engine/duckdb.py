@@ -121,7 +121,7 @@ class DuckDBEngine:
                           result_hash=header.get("result_hash") or None)
 
     def introspect(self) -> list[TableInfo]:
-        """Every base table with its columns, keys and exact row count."""
+        """Every user table and view with its columns, keys and row count."""
         with self._lock:
             self._check_open()
             if self._sandbox is not None:
