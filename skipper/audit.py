@@ -217,7 +217,7 @@ class AuditLog:
         finally:
             os.close(fd)
         if created and self.fsync:
-            _fsync_directory(self.path.parent)
+            _fsync(self.path.parent)
 
     def _write_head(self, seq: int, digest: str, size: int) -> None:
         """Overwrite the head in place: one small write under the lock, self-checking, so a
@@ -491,7 +491,8 @@ class _Flusher:
         with self._wake:
             dirty, self._dirty = self._dirty, False
         if dirty:
-            self._sync()
+            # fsync through any descriptor of the file flushes all of its written pages.
+            _fsync(self.path)
 
     def close(self) -> None:
         with self._wake:
@@ -510,19 +511,11 @@ class _Flusher:
             _time.sleep(self.window_s)  # let the appends of the window gather
             self.flush()
 
-    def _sync(self) -> None:
-        # fsync through any descriptor of the file flushes all of its written pages.
-        with contextlib.suppress(OSError):
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
-
-def _fsync_directory(directory: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Force a file's (or a directory's entries') written data to disk, best effort."""
     with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
