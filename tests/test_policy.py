@@ -256,3 +256,17 @@ def test_ask_plans_over_what_the_user_may_see(demo_database: Path, demo_catalog:
         assert eu.status == "ok" and eu.rows == sk.ask(
             "How many enterprise accounts are in the EU?").rows
         assert "billing_usage" not in sk.visible("ana").tables
+
+
+def test_each_check_asks_the_resolver_once(governed: Catalog) -> None:
+    """A directory lookup (LDAP, SCIM) is on every query's path: the guard makes it once."""
+    asked: list[str] = []
+
+    class Directory:
+        def resolve(self, user: str) -> Principal | None:
+            asked.append(user)
+            return Principal(user, f"{user}@corp.example", ("hr",))
+
+    guard = Guard(governed, policy=Policy(governed, resolver=Directory()))
+    assert guard.check("SELECT count(*) FROM people", user="dir").tables == ["people"]
+    assert asked == ["dir"]

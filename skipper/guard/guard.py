@@ -165,7 +165,7 @@ class Guard:
                 "nothing; ask a catalog owner to add them under `users:`",
                 code="policy.unknown_user",
             )
-        access = self.policy.access(user)
+        access = self.policy.access_for(principal)
         key = (sql, user, self.catalog.version, access.key)
         with self._lock:
             cached = self._cache.get(key)

@@ -121,7 +121,10 @@ class Policy:
         return found if found is not None else Principal(name=user, known=False)
 
     def access(self, user: str | None) -> Access:
-        principal = self.principal(user)
+        return self.access_for(self.principal(user))
+
+    def access_for(self, principal: Principal) -> Access:
+        """The access of an already resolved principal (built once per principal, then cached)."""
         key = (principal.name, principal.email, principal.groups, principal.known)
         with self._lock:
             cached = self._cache.get(key)
