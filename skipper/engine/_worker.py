@@ -250,6 +250,7 @@ def rebuild_tables(rows: list[dict[str, Any]]) -> list[TableInfo]:
             primary_key=list(row["primary_key"]), row_count=int(row["row_count"]),
             foreign_keys=[(list(cols), ref, list(ref_cols))
                           for cols, ref, ref_cols in row.get("foreign_keys", [])],
+            is_view=bool(row.get("is_view", False)),
         )
         for row in rows
     ]
