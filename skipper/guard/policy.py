@@ -50,7 +50,7 @@ def apply_policies(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
         if ref.node.root() is not tree:  # an earlier rule replaced it: fail closed
             raise PolicyError("the query could not be governed; rewrite it more plainly",
                               code="policy.not_applied", table=ref.table.name)
-        _replace(ref.node, policy, ctx)
+        _replace(ref.node, policy)
         applied.add(policy.table.name.lower())
     for name in sorted(applied):
         ctx.policies.extend(_describe(access.tables[name]))
@@ -102,9 +102,7 @@ def _sorted_by_projection(node: exp.Expr) -> str | None:
     return None
 
 
-def _replace(node: exp.Table, policy: TablePolicy, ctx: GuardContext) -> None:
-    access = ctx.access
-    assert access is not None
+def _replace(node: exp.Table, policy: TablePolicy) -> None:
     db = _copy(node.args.get("db")) or exp.to_identifier(policy.table.db_schema)
     source = exp.Table(this=node.this.copy(), db=db, catalog=_copy(node.args.get("catalog")))
     projections: list[exp.Expr] = []
@@ -122,7 +120,7 @@ def _replace(node: exp.Table, policy: TablePolicy, ctx: GuardContext) -> None:
     alias = node.args.get("alias")
     if alias is None:
         alias = exp.TableAlias(this=exp.to_identifier(node.name))
-        _unqualify_columns(ctx, node)
+        _unqualify_columns(node)
     subquery = exp.Subquery(this=select, alias=alias.copy())
     for key in _MOVED_TO_SUBQUERY:
         value = node.args.get(key)
@@ -131,7 +129,7 @@ def _replace(node: exp.Table, policy: TablePolicy, ctx: GuardContext) -> None:
     node.replace(subquery)
 
 
-def _unqualify_columns(ctx: GuardContext, node: exp.Table) -> None:
+def _unqualify_columns(node: exp.Table) -> None:
     """``main.accounts.x`` no longer names anything once ``main.accounts`` is a subquery."""
     root = node.root()
     name = node.name.lower()
@@ -139,7 +137,6 @@ def _unqualify_columns(ctx: GuardContext, node: exp.Table) -> None:
         if column.args.get("db") is not None and column.table.lower() == name:
             column.set("db", None)
             column.set("catalog", None)
-    del ctx
 
 
 def _copy(value: object) -> exp.Expr | None:
