@@ -66,6 +66,7 @@ class ContextBuilder:
         self.prompts = prompts
         self.counter = counter
         self._keys = {t.name: _key_columns(catalog, t) for t in catalog.tables}
+        self._read: dict[tuple[str, str | None], list[tuple[str, str]]] = {}
 
     # ---- one table ---------------------------------------------------------------------------
     def render_table(
@@ -193,7 +194,7 @@ class ContextBuilder:
     # ---- visibility ---------------------------------------------------------------------------
     def _relationships(self, table: Table, visibility: Visibility) -> list[Relationship]:
         return [r for r in table.relationships if visibility.table(r.table)
-                and all(visibility.column(t, c) for t, c in _columns_in(self.catalog, r.on))]
+                and all(visibility.column(t, c) for t, c in self._columns_in(r.on))]
 
     def _lineage_visible(self, table: Table, visibility: Visibility) -> bool:
         if table.lineage is None:
@@ -213,7 +214,14 @@ class ContextBuilder:
         else:
             snippets = [entry.filter]
         return all(visibility.column(entry.table, c) for s in snippets
-                   for _, c in _columns_in(self.catalog, s, default=entry.table))
+                   for _, c in self._columns_in(s, default=entry.table))
+
+    def _columns_in(self, sql: str, default: str | None = None) -> list[tuple[str, str]]:
+        """``_columns_in`` parsed once per snippet: visibility checks run on every question."""
+        key = (sql, default)
+        if key not in self._read:
+            self._read[key] = _columns_in(self.catalog, sql, default)
+        return self._read[key]
 
     def _term_visible(self, term: GlossaryTerm, visibility: Visibility) -> bool:
         doc_tables = [t for ref in term.refers_to for t in self.catalog.tables_of(ref)]
