@@ -37,8 +37,12 @@ class DuckDBNames:
 
     def projections(self, sql: str) -> list[dict[str, Any]] | None:
         """The outermost SELECT's projection list as DuckDB parses it, or None."""
-        parsed = self._call("SELECT json_serialize_sql(?::VARCHAR)", sql)
-        if parsed is None or parsed.get("error"):
+        serialized = self._call("SELECT json_serialize_sql(?::VARCHAR)", sql)
+        try:
+            parsed = json.loads(serialized) if isinstance(serialized, str) else None
+        except ValueError:
+            return None
+        if not isinstance(parsed, dict) or parsed.get("error"):
             return None
         statements = parsed.get("statements") or []
         if len(statements) != 1:
@@ -87,15 +91,7 @@ class DuckDBNames:
                 row = self._connection.execute(query, [argument]).fetchone()
             except Exception:  # a name is cosmetic: when DuckDB cannot say, keep sqlglot's
                 return None
-        if row is None:
-            return None
-        value = row[0]
-        if query.startswith("SELECT json_serialize_sql"):
-            try:
-                return json.loads(value)
-            except (TypeError, ValueError):
-                return None
-        return value
+        return None if row is None else row[0]
 
 
 def keep_column_names(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
@@ -112,9 +108,9 @@ def keep_column_names(tree: exp.Expression, ctx: GuardContext) -> exp.Expression
         return tree
     written = ctx.names.projections(ctx.sql_text)
     rewritten = ctx.names.projections(tree.sql(dialect=ctx.dialect))
-    if written is None or rewritten is None or len(written) != len(select.expressions):
-        return tree
-    if len(rewritten) != len(written):
+    if written is None or rewritten is None or not (
+        len(written) == len(rewritten) == len(select.expressions)
+    ):
         return tree
     renamed: list[str] = []
     for i in candidates:
