@@ -36,10 +36,9 @@ def _qualify_again(
     table in FROM may read the tables before it without the LATERAL keyword in DuckDB: say
     LATERAL for sqlglot and look again.
     """
+    analysed, _ = _analysis_copy(tree, ctx)  # the first copy is half-qualified by now
     if pivoted:
-        analysed, _ = _analysis_copy(tree, ctx)
         return _qualify(analysed, ctx, columns=False, validate=False)
-    analysed, _ = _analysis_copy(tree, ctx)
     if _make_derived_tables_lateral(analysed):
         try:
             return _qualify(analysed, ctx, columns=True, validate=True)

@@ -19,7 +19,7 @@ DEFAULT_SCHEMA = "main"
 
 
 def catalog_tables_only(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
-    ctes = [cte for cte in tree.find_all(exp.CTE)]
+    ctes = list(tree.find_all(exp.CTE))
     ctx.cte_names = {cte.alias_or_name.lower() for cte in ctes}
     for cte in ctes:
         if ctx.catalog.find_table(cte.alias_or_name) is not None:
