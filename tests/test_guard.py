@@ -11,6 +11,8 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
+from sqlglot import exp
 
 from skipper.catalog import Catalog
 from skipper.errors import GuardError
@@ -145,7 +147,7 @@ def assert_same_result(con: duckdb.DuckDBPyConnection, original: str, guarded: s
     actual_rows = actual.fetchall()
     assert actual_columns == expected_columns
     assert len(actual_rows) == len(expected_rows)
-    if not _ordered(con, original):
+    if not _ordered(original):
         actual_rows = sorted(_normal(actual_rows), key=repr)
         expected_rows = sorted(_normal(expected_rows), key=repr)
     for got, want in zip(_normal(actual_rows), _normal(expected_rows), strict=True):
@@ -157,10 +159,7 @@ def assert_same_result(con: duckdb.DuckDBPyConnection, original: str, guarded: s
                 assert a == b, (got, want)
 
 
-def _ordered(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
-    import sqlglot
-    from sqlglot import exp
-
+def _ordered(sql: str) -> bool:
     tree = sqlglot.parse(sql, read="duckdb")[0]
     return isinstance(tree, exp.Query) and tree.args.get("order") is not None
 
