@@ -86,16 +86,13 @@ def answer(sandbox: Any, request: dict[str, Any]) -> pa.Buffer:
             return frame({"ok": True, "tables": [asdict(table) for table in tables]})
         raise EngineError(f"unknown worker request {op!r}", code="engine.invalid_request")
     except SkipperError as error:
-        return frame({"ok": False, "error": _error_payload(error)})
+        failure: SkipperError = error
     except MemoryError:
-        return frame({"ok": False, "error": {
-            "type": "EngineError", "code": "engine.out_of_memory",
-            "message": "the query needed more memory than the engine's worker may use",
-            "details": {}}})
+        failure = EngineError("the query needed more memory than the engine's worker may use",
+                              code="engine.out_of_memory")
     except Exception as error:  # noqa: BLE001 - the parent must always get an answer
-        return frame({"ok": False, "error": {
-            "type": "EngineError", "code": "engine.error",
-            "message": f"{type(error).__name__}: {error}", "details": {}}})
+        failure = EngineError(f"{type(error).__name__}: {error}", code="engine.error")
+    return frame({"ok": False, "error": _error_payload(failure)})
 
 
 def introspect(con: Any) -> list[TableInfo]:
