@@ -14,7 +14,7 @@ import duckdb
 from sqlglot import exp
 
 from skipper.engine import ColumnInfo, TableInfo
-from skipper.errors import CatalogError, DatabaseNotFoundError, EngineError
+from skipper.errors import CatalogError, EngineError
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _YAML_WORDS = {"null", "true", "false", "yes", "no", "on", "off", "y", "n", "~"}
@@ -40,21 +40,6 @@ FROM duckdb_constraints()
 WHERE database_name = current_database() AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY')
 ORDER BY schema_name, table_name, constraint_index
 """
-
-
-def connect_read_only(database: Path) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file so that nothing done through the connection can change or escape it."""
-    if not database.is_file():
-        raise DatabaseNotFoundError(f"database {database} does not exist", database=str(database))
-    try:
-        return duckdb.connect(str(database), read_only=True, config={
-            "enable_external_access": False,
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-        })
-    except duckdb.Error as error:
-        raise EngineError(f"cannot open {database} as a DuckDB database: {error}",
-                          code="engine.cannot_open", database=str(database)) from None
 
 
 def introspect_duckdb(
@@ -133,14 +118,15 @@ def init_catalog(database: Path, out: Path, *, overwrite: bool = False) -> InitR
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise CatalogError(f"{out} is not empty; pass --overwrite to replace it",
                            code="catalog.out_not_empty")
-    con = connect_read_only(database)
-    try:
-        tables = introspect_duckdb(con)
-    except duckdb.Error as error:
-        raise EngineError(f"cannot read the schema of {database}: {error}",
-                          code="engine.introspect_failed") from None
-    finally:
-        con.close()
+    from skipper.engine.duckdb import DuckDBEngine
+
+    # The engine's own sandbox (read-only, no file or network access), in this process.
+    with DuckDBEngine(database, isolation="thread") as engine:
+        try:
+            tables = engine.introspect()
+        except duckdb.Error as error:
+            raise EngineError(f"cannot read the schema of {database}: {error}",
+                              code="engine.introspect_failed") from None
     report = InitReport(database=database, out=out)
     files = _render(database, tables, report)
     _write_atomically(out, files)
