@@ -182,12 +182,7 @@ class CatalogPlanner:
 
     # ---- what a meaning is --------------------------------------------------------------
     def _is_time(self, meaning: Meaning) -> bool:
-        if meaning.kind != "dimension":
-            return False
-        try:
-            return self.terms.dimension(meaning.name).kind == "time"
-        except SkipperError:
-            return False
+        return meaning.kind == "dimension" and self.terms.is_time(meaning.name)
 
     def _is_entity(self, meaning: Meaning) -> bool:
         if meaning.kind == "table":

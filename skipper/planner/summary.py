@@ -119,7 +119,7 @@ def summarize(
         return _sentence(" ".join(w for w in words if w) + change)
     keys = [b.key for b in query.breakdowns]
     key_text = ", ".join(_plain(first[index[k.lower()]]) for k in keys if k.lower() in index)
-    if any(b.dimension is None or _is_time(b.dimension, terms) for b in query.breakdowns) and (
+    if any(b.dimension is None or terms.is_time(b.dimension) for b in query.breakdowns) and (
         len(keys) == 1
     ):
         last = rows[-1]
@@ -212,13 +212,6 @@ def _column_label(name: str, terms: Terms) -> str:
         return lower(terms.metric(name).label)
     except SkipperError:
         return name.replace("_", " ")
-
-
-def _is_time(dimension: str, terms: Terms) -> bool:
-    try:
-        return terms.dimension(dimension).kind == "time"
-    except SkipperError:
-        return False
 
 
 def _change(row: list[Any], index: dict[str, int], name: str) -> str:

@@ -8,7 +8,7 @@ import sqlglot
 from sqlglot import exp
 
 from skipper.catalog import Catalog, Column, Dimension, Metric, Segment, Table
-from skipper.errors import UnknownTermError
+from skipper.errors import SkipperError, UnknownTermError
 
 _TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
 _NUMBER_PREFIXES = ("INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "DOUBLE", "FLOAT", "REAL",
@@ -103,6 +103,13 @@ class Terms:
         if key not in self._dimensions:
             self._dimensions[key] = self._resolve_dimension(name)
         return self._dimensions[key]
+
+    def is_time(self, name: str) -> bool:
+        """Is ``name`` a time dimension? False for a name that is no dimension at all."""
+        try:
+            return self.dimension(name).kind == "time"
+        except SkipperError:
+            return False
 
     def _resolve_dimension(self, name: str) -> ResolvedDimension:
         declared = self.catalog.find_dimension(name)
