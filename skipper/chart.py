@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from skipper.answer import Answer
+from skipper.answer import Answer, json_value
 from skipper.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -160,24 +158,17 @@ def chart(
 def _top_categories(values: list[dict[str, Any]], color: str, measure: str, n: int) -> set[Any]:
     totals: dict[Any, float] = {}
     for row in values:
-        totals[row[color]] = totals.get(row[color], 0.0) + (row[measure] or 0.0)
+        value = row[measure]
+        totals[row[color]] = totals.get(row[color], 0.0) + (
+            value if isinstance(value, (int, float)) else 0.0)
     return set(sorted(totals, key=lambda k: totals[k], reverse=True)[:n])
 
 
 def _values(answer: Answer, columns: list[str]) -> list[dict[str, Any]]:
     """Rows as JSON-ready records (decimals as floats, dates as ISO text) for Vega-Lite."""
     index = [answer.columns.index(c) for c in columns]
-    return [{c: _json(row[i]) for c, i in zip(columns, index, strict=True)} for row in answer.rows]
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, (dt.date, dt.datetime, dt.time)):
-        return value.isoformat()
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    return str(value)
+    return [{c: json_value(row[i]) for c, i in zip(columns, index, strict=True)}
+            for row in answer.rows]
 
 
 def chart_image(chart_: altair.Chart, fmt: Literal["png", "svg"] = "png",
