@@ -7,6 +7,7 @@ import inspect
 import logging
 import random
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -46,11 +47,12 @@ def guard(catalog: Catalog) -> Guard:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
     path = tmp_path_factory.mktemp("rules") / "lake.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute((FIXTURES / "lake.sql").read_text(encoding="utf-8"))
-    return duckdb.connect(str(path), read_only=True)
+    with duckdb.connect(str(path), read_only=True) as connection:
+        yield connection
 
 
 def _tree(sql: str) -> exp.Expression:
