@@ -148,8 +148,7 @@ def scan_catalog(catalog: Catalog, database: str | Path, *, sample_rows: int = S
     """Flag unclassified columns of catalog tables whose sampled values look like PII."""
     path = Path(database)
     if not path.is_file():
-        raise DatabaseNotFoundError(f"database {path} does not exist",
-                                    code="engine.database_not_found")
+        raise DatabaseNotFoundError(f"database {path} does not exist")
     report = ScanReport(database=str(path), catalog=str(catalog.root or catalog.name))
     config: dict[str, str | bool | int | float | list[str]] = {
         "enable_external_access": False, "autoload_known_extensions": False,
@@ -194,10 +193,8 @@ def _kinds_for(type_: str | None) -> tuple[str, ...]:
 def _judge(table: str, column: str, values: list[str], threshold: float,
            kinds: tuple[str, ...] = tuple(DETECTORS)) -> Finding | None:
     lowered = column.lower()
-    by_name = "name" in kinds and lowered in _NAME_COLUMNS and not any(
-        word in lowered for word in _NOT_PERSON
-    )
-    if by_name:
+    not_a_person = any(word in lowered for word in _NOT_PERSON)
+    if "name" in kinds and lowered in _NAME_COLUMNS and not not_a_person:
         share = _share(values, is_person_name)
         return Finding(table, column, "name", share, len(values), round(share * len(values)),
                        f"column name {column!r}"
@@ -207,7 +204,7 @@ def _judge(table: str, column: str, values: list[str], threshold: float,
     for kind, detector in DETECTORS.items():
         if kind not in kinds:
             continue
-        if kind == "name" and any(word in lowered for word in _NOT_PERSON):
+        if kind == "name" and not_a_person:
             continue
         share = _share(values, detector)
         if share >= threshold:
@@ -226,11 +223,10 @@ def mark_unreviewed(catalog: Catalog, report: ScanReport) -> None:
     edits: dict[str, list[Table]] = {}
     for name in report.flagged_tables:
         table = catalog.table(name)
-        if "reviewed" in table.model_fields_set and table.reviewed:
-            report.left_alone.append(name)
+        if "reviewed" in table.model_fields_set:  # a person (or an earlier scan) decided
+            if table.reviewed:
+                report.left_alone.append(name)
             continue
-        if "reviewed" in table.model_fields_set:
-            continue  # already unreviewed
         file = table.origin[0]
         if file is None:
             report.not_marked.append(name)
