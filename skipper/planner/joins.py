@@ -33,7 +33,6 @@ class JoinGraph:
 
     def __init__(self, catalog: Catalog) -> None:
         self._edges: dict[str, list[Edge]] = {t.name.lower(): [] for t in catalog.tables}
-        self._names = {t.name.lower(): t.name for t in catalog.tables}
         seen: set[tuple[frozenset[str], str]] = set()
         for table in catalog.tables:
             for rel in table.relationships:
@@ -43,7 +42,8 @@ class JoinGraph:
                     continue
                 seen.add(key)
                 here, there = table.name.lower(), rel.table.lower()
-                target = self._names.get(there, rel.table)
+                declared = catalog.find_table(rel.table)
+                target = declared.name if declared is not None else rel.table
                 self._edges[here].append(
                     Edge(table.name, target, on, rel.cardinality in _TO_MANY)
                 )
