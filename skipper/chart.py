@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from skipper.answer import Answer, json_value
+from skipper.display import is_numeric
 from skipper.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def _field_kind(type_: pa.DataType) -> str:
         return "time"
     if pa.types.is_boolean(type_):
         return "category"
-    if pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_):
+    if is_numeric(type_):
         return "measure"
     return "category"
 

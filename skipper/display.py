@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 
 from skipper.answer import Answer, json_value
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MAX_HTML_ROWS = 20
 MAX_TERMINAL_ROWS = 50
@@ -47,11 +50,16 @@ def format_cell(value: Any) -> str:
     return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
 
 
-def numeric_columns(answer: Answer) -> list[bool]:
+def is_numeric(type_: pa.DataType) -> bool:
+    """Whether a result column holds numbers (right-aligned in tables, a measure in charts)."""
     import pyarrow as pa
 
-    return [pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
-            for t in answer.table.schema.types]
+    return bool(pa.types.is_integer(type_) or pa.types.is_floating(type_)
+                or pa.types.is_decimal(type_))
+
+
+def numeric_columns(answer: Answer) -> list[bool]:
+    return [is_numeric(t) for t in answer.table.schema.types]
 
 
 def count_words(answer: Answer, shown: int) -> str:
