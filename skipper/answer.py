@@ -70,6 +70,7 @@ class Answer:
     summary: str | None = None
     message: str | None = None
     suggestions: list[str] = field(default_factory=list)
+    unknown_words: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # column -> catalog label
 
     @property
@@ -105,6 +106,7 @@ class Answer:
             "summary": self.summary,
             "message": self.message,
             "suggestions": self.suggestions,
+            "unknown_words": self.unknown_words,
             "semantic_query": _dump(self.semantic_query),
             "user": self.user,
             "columns": self.columns,

@@ -443,6 +443,7 @@ class Skipper:
             timings={"total_ms": round((time.perf_counter() - started) * 1000, 3)},
             user=user, status="cannot_answer", question=plan.question, planner=plan.planner,
             message=message, suggestions=list(plan.suggestions),
+            unknown_words=list(plan.unknown_words),
         )
 
     def replay(self, audit_id: str) -> ReplayResult:

@@ -50,7 +50,9 @@ def test_cannot_answer_exits_3_with_suggestions(lake: Path, question: str) -> No
     assert done.returncode == 3, done.stdout + done.stderr
     payload = json.loads(done.stdout)
     assert payload["status"] == "cannot_answer"
-    assert payload["message"] and payload["suggestions"]
+    assert payload["message"] and payload["suggestions"] and payload["audit_id"]
+    if "salary" in question:
+        assert "salary" in payload["unknown_words"]
     human = ask(question, database=lake)
     assert human.returncode == 3
     assert "Cannot answer" in human.stdout and "Traceback" not in human.stderr

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
+from skipper.answer import Answer
 from skipper.cli.options import (
     AuditLogOption,
     CatalogOption,
@@ -17,10 +18,6 @@ from skipper.cli.options import (
 )
 from skipper.cli.output import EXIT_CANNOT_ANSWER, console, fail, print_json
 from skipper.errors import SkipperError
-
-if TYPE_CHECKING:
-    pass
-
 
 
 def ask(
@@ -49,29 +46,21 @@ def ask(
             answer = skipper.ask(question, user=user, planner=planner)
     except SkipperError as error:
         fail(error, as_json=json)
-    if getattr(answer, "status", "ok") == "cannot_answer":
-        _cannot_answer(answer, as_json=json)
-        raise typer.Exit(EXIT_CANNOT_ANSWER)
     if json:
         print_json(answer.to_dict())
-        return
-    from skipper.cli.render import print_answer
+    elif answer.status == "cannot_answer":
+        _cannot_answer(answer)
+    else:
+        from skipper.cli.render import print_answer
 
-    print_answer(console, answer)
+        print_answer(console, answer)
+    if answer.status == "cannot_answer":
+        raise typer.Exit(EXIT_CANNOT_ANSWER)
 
 
-def _cannot_answer(answer: Any, *, as_json: bool) -> None:
-    message = getattr(answer, "message", "") or "The question cannot be answered from the catalog."
-    suggestions = list(getattr(answer, "suggestions", []) or [])
-    if as_json:
-        print_json({
-            "status": "cannot_answer",
-            "question": getattr(answer, "question", None),
-            "message": message,
-            "suggestions": suggestions,
-            "unknown_words": list(getattr(answer, "unknown_words", []) or []),
-        })
-        return
+def _cannot_answer(answer: Answer) -> None:
+    message = answer.message or "The question cannot be answered from the catalog."
+    suggestions = answer.suggestions
     from rich.markup import escape
 
     console.print(f"[bold yellow]Cannot answer[/]: {escape(message)}", highlight=False,
