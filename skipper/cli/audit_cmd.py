@@ -163,20 +163,16 @@ def replay(
 
 def _open(log: Path | None, database: Path | None) -> AuditLog:
     """The log named by --log, beside --database, or beside the demo lake; it must exist."""
+    from skipper.app import default_demo_database
     from skipper.audit import AuditLog
 
-    audit = AuditLog(log) if log is not None else AuditLog.beside(database or _demo_database())
+    audit = AuditLog(log) if log is not None else AuditLog.beside(
+        database or default_demo_database())
     if not audit.path.exists() and not audit.head_path.exists():
         hint = "" if log is not None else " yet: run a query first (skipper sql ...) or pass --log"
         raise AuditError(f"no audit log at {audit.path}{hint}", code="audit.no_log",
                          path=str(audit.path))
     return audit
-
-
-def _demo_database() -> Path:
-    from skipper.app import DEFAULT_DEMO_DATABASE
-
-    return Path(DEFAULT_DEMO_DATABASE)
 
 
 def _outcome(record: AuditRecord, *, with_code: bool = True) -> str:
