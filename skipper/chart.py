@@ -29,8 +29,7 @@ def column_labels(answer: Answer, catalog: Catalog | None = None) -> dict[str, s
     column name in words (``account_name`` -> ``Account name``)."""
     labels = {name: humanize(name) for name in answer.columns}
     if catalog is None:
-        known = getattr(answer, "labels", None)  # set by Skipper when it knows its catalog
-        return {**labels, **known} if isinstance(known, dict) else labels
+        return {**labels, **answer.labels}  # Skipper fills these from its catalog
     grains = _breakdown_grains(answer)
     for name in answer.columns:
         label = _catalog_label(catalog, answer, name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
@@ -11,6 +10,7 @@ from filelock import FileLock
 from pydantic import ValidationError
 
 from skipper.catalog.models import CatalogFile, VerifiedQuery
+from skipper.clock import Clock, SystemClock
 from skipper.errors import CatalogError
 from skipper.planner import Plan
 
@@ -33,8 +33,11 @@ class VerifiedQueries:
     from threads or processes never lose an entry or leave half a file.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, clock: Clock | None = None) -> None:
+        """``clock`` stamps ``verified_at``: the wall clock, like audit times, even when a
+        Skipper pins ``today`` for its data."""
         self.path = Path(path)
+        self.clock = clock or SystemClock()
         self._lock = FileLock(str(self.path) + ".lock")
         self._loaded: tuple[float, list[VerifiedQuery]] | None = None
 
@@ -63,7 +66,7 @@ class VerifiedQueries:
         """Store (or replace) the entry for ``question``. The caller has guarded and run ``sql``."""
         entry = VerifiedQuery(question=question.strip(), sql=sql.strip(),
                               verified_by=verified_by, tags=["remembered"],
-                              verified_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                              verified_at=self.clock.now().isoformat(timespec="seconds"))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             key = normalise(question)
