@@ -172,7 +172,7 @@ def test_introspect(engine: DuckDBEngine) -> None:
     tables = {table.name: table for table in engine.introspect()}
     assert set(tables) == {"parent", "child", "events", "wide", "parent_names"}
     assert [name for name, table in tables.items() if table.is_view] == ["parent_names"]
-    assert tables["parent_names"].row_count == 2
+    assert tables["parent_names"].row_count == 0  # a view is not run to count it
     assert tables["child"].primary_key == ["id", "k"]
     assert tables["child"].foreign_keys == [(["parent_id"], "parent", ["id"])]
     assert tables["events"].row_count == EVENTS

@@ -47,8 +47,8 @@ def introspect_duckdb(
 ) -> list[TableInfo]:
     """Every user table and view of the connected database, with columns, keys and row counts.
 
-    A view whose rows cannot be counted (it reads a file, say, and external access is off) gets
-    ``row_count`` 0.
+    Views are not counted (``row_count`` 0): counting one runs its whole query, and a catalog
+    records row counts of tables only.
     """
     columns: dict[tuple[str, str], list[ColumnInfo]] = {}
     for schema, table, name, data_type, nullable in con.execute(_COLUMNS_SQL).fetchall():
@@ -72,23 +72,18 @@ def introspect_duckdb(
             schema=schema,
             columns=columns.get(key, []),
             primary_key=primary.get(key, []),
-            row_count=_count(con, schema, table, tolerant=is_view) if count_rows else 0,
+            row_count=_count(con, schema, table) if count_rows and not is_view else 0,
             foreign_keys=foreign.get(key, []),
             is_view=is_view,
         ))
     return out
 
 
-def _count(con: duckdb.DuckDBPyConnection, schema: str, table: str, *, tolerant: bool) -> int:
+def _count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
     query = exp.select(exp.func("count", exp.Star())).from_(
         exp.table_(table, db=schema, quoted=True)
     )
-    try:
-        row = con.execute(query.sql(dialect="duckdb")).fetchone()
-    except duckdb.Error:
-        if tolerant:
-            return 0
-        raise
+    row = con.execute(query.sql(dialect="duckdb")).fetchone()
     return int(row[0]) if row else 0
 
 
