@@ -71,7 +71,7 @@ def test_rules_are_plain_functions_each_in_its_own_module() -> None:
         assert rule.__module__.startswith("skipper.guard.")
         assert list(inspect.signature(rule).parameters) == ["tree", "ctx"]
     names = [rule.__name__ for rule in RULES]
-    assert names[0] == "single_statement" and names[-1] == "cap_rows"
+    assert names[0] == "single_statement" and names[-1] == "keep_column_names"
     assert names.index("read_only") < names.index("catalog_tables_only")
     assert names.index("catalog_tables_only") < names.index("qualify_columns")
 

@@ -37,7 +37,6 @@ class GuardContext:
     sql_text: str = ""
     user: str | None = None
     database: str | None = None
-    max_rows: int | None = None
     names: DuckDBNames | None = None
     statements: list[exp.Expression] = field(default_factory=list)
     table_refs: list[TableRef] = field(default_factory=list)

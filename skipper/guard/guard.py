@@ -11,7 +11,6 @@ from sqlglot.schema import MappingSchema
 
 from skipper.catalog import Catalog
 from skipper.errors import (
-    ConfigError,
     GuardError,
     NotReadOnlyError,
     ParseError,
@@ -27,7 +26,6 @@ from skipper.guard.parse import MAX_DEPTH, MAX_SQL_CHARS, parse_statements, too_
 from skipper.guard.policy import apply_policies
 from skipper.guard.read_only import read_only
 from skipper.guard.relation_statement import select_from_relation
-from skipper.guard.row_cap import cap_rows
 from skipper.guard.single_statement import single_statement
 from skipper.guard.table_functions import no_table_functions
 from skipper.guard.tables import catalog_tables_only
@@ -47,7 +45,6 @@ RULES: tuple[Rule, ...] = (
     record_lineage,
     apply_policies,
     keep_column_names,
-    cap_rows,
 )
 """The guard's whole policy, in order. Each rule raises a GuardError or returns the tree."""
 
@@ -68,7 +65,6 @@ class GuardedQuery:
         columns: dict[str, list[str]],
         rewrites: list[str] | None = None,
         analysed: exp.Expression | None = None,
-        max_rows: int | None = None,
         user: str | None = None,
         groups: list[str] | None = None,
         policies: list[dict[str, str]] | None = None,
@@ -79,7 +75,6 @@ class GuardedQuery:
         self.tables = list(tables)
         self.columns = {table: list(names) for table, names in columns.items()}
         self.rewrites = list(rewrites or [])
-        self.max_rows = max_rows
         self.user = user
         self._tree_source = tree
         self._analysed_source = analysed
@@ -109,7 +104,6 @@ class GuardedQuery:
             columns=self.columns,
             rewrites=self.rewrites,
             analysed=self._analysed_source,
-            max_rows=self.max_rows,
             user=self.user,
             groups=self.groups,
             policies=self.policies,
@@ -128,7 +122,6 @@ class Guard:
         dialect: str = "duckdb",
         *,
         database: str | None = None,
-        max_rows: int | None = None,
         rules: tuple[Rule, ...] = RULES,
         cache_size: int = 256,
         max_sql_chars: int = MAX_SQL_CHARS,
@@ -137,12 +130,9 @@ class Guard:
     ) -> None:
         """``database`` is the name DuckDB gives the opened file (its stem, e.g. ``lake`` for
         ``lake.duckdb``), so ``lake.accounts`` and ``lake.main.accounts`` are recognised."""
-        if max_rows is not None and max_rows < 0:
-            raise ConfigError("max_rows must be zero or more")
         self.catalog = catalog
         self.dialect = dialect
         self.database = database
-        self.max_rows = max_rows
         self.rules = rules
         self.policy = policy if policy is not None else Policy(catalog, dialect=dialect)
         self.max_sql_chars = max_sql_chars
@@ -198,7 +188,6 @@ class Guard:
             sql_text=sql,
             user=user,
             database=self.database,
-            max_rows=self.max_rows,
             names=self._names,
         )
 
@@ -230,7 +219,6 @@ class Guard:
             columns=ctx.columns,
             rewrites=ctx.rewrites,
             analysed=ctx.analysed,
-            max_rows=ctx.max_rows,
             user=user,
             groups=list(access.principal.groups),
             policies=ctx.policies,
