@@ -270,3 +270,12 @@ def test_each_check_asks_the_resolver_once(governed: Catalog) -> None:
     guard = Guard(governed, policy=Policy(governed, resolver=Directory()))
     assert guard.check("SELECT count(*) FROM people", user="dir").tables == ["people"]
     assert asked == ["dir"]
+
+
+def test_access_cache_stays_bounded_for_made_up_users(governed: Catalog) -> None:
+    from skipper.policy.access import ACCESS_CACHE_SIZE, Policy
+
+    policy = Policy(governed)
+    for i in range(ACCESS_CACHE_SIZE + 50):
+        assert not policy.access(f"nobody{i}").principal.known
+    assert len(policy._cache) == ACCESS_CACHE_SIZE  # noqa: SLF001

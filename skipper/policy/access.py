@@ -6,6 +6,7 @@ import copy
 import hashlib
 import os
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from threading import Lock
 
@@ -84,6 +85,9 @@ class Access:
         )
 
 
+ACCESS_CACHE_SIZE = 1024  # principals whose access is kept worked out
+
+
 class Policy:
     """Resolves users and works out their access from the catalog's grants, masks and filters.
 
@@ -103,7 +107,8 @@ class Policy:
         self.dialect = dialect or catalog.dialect
         self.resolver: GroupResolver = resolver or CatalogResolver(catalog)
         self.salt = salt or os.environ.get(SALT_ENV) or secrets.token_hex(16)
-        self._cache: dict[tuple[object, ...], Access] = {}
+        # Bounded: names are self-asserted, so a stream of made-up users must not grow it.
+        self._cache: OrderedDict[tuple[object, ...], Access] = OrderedDict()
         self._lock = Lock()
 
     def principal(self, user: str | None) -> Principal:
@@ -128,11 +133,14 @@ class Policy:
         key = (principal.name, principal.email, principal.groups, principal.known)
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None:
-            return cached
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
         built = self._build(principal)
         with self._lock:
             self._cache[key] = built
+            while len(self._cache) > ACCESS_CACHE_SIZE:
+                self._cache.popitem(last=False)
         return built
 
     # ---- building ------------------------------------------------------------------------
