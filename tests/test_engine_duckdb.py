@@ -18,6 +18,7 @@ import pytest
 from skipper.engine import Engine
 from skipper.engine.duckdb import DuckDBEngine, parse_bytes
 from skipper.errors import ConfigError, DatabaseNotFoundError, EngineError, QueryTimeoutError
+from skipper.fingerprint import hash_result
 
 EVENTS = 5000
 # Runs for many seconds in one uninterruptible function call (sorting a 20M-element list).
@@ -73,6 +74,8 @@ def test_result_matches_raw_duckdb(engine: DuckDBEngine, database: Path) -> None
     assert result.types == ["BIGINT", "BIGINT", "DECIMAL(10,2)", "VARCHAR", "TIMESTAMP",
                             "BIGINT[]", 'STRUCT(a BIGINT, b VARCHAR)']
     assert result.duration_s > 0
+    # The worker hashes after sending the rows; the hash is still of exactly these rows.
+    assert result.result_hash == hash_result(result.table)
 
 
 def test_types_and_nulls_survive_the_trip(engine: DuckDBEngine) -> None:
@@ -219,6 +222,48 @@ def test_interrupt_does_not_leak_into_the_next_query(engine: DuckDBEngine) -> No
             engine.execute("SELECT sum(x) FROM wide", timeout_s=0.001 * (step + 1))
         assert engine.execute("SELECT count(*) AS n FROM events").table.to_pylist() == [
             {"n": EVENTS}]
+
+
+def test_a_short_timeout_after_long_ones_still_interrupts(engine: DuckDBEngine) -> None:
+    """The watchdog sleeps towards the last deadline it saw and is woken only for an earlier
+    one: a 0.5 s query after 30 s ones must still be interrupted at 0.5 s."""
+    for _ in range(3):
+        engine.execute("SELECT 1", timeout_s=30)
+    started = time.monotonic()
+    with pytest.raises(QueryTimeoutError) as caught:
+        engine.execute(SLOW_JOIN, timeout_s=0.5)
+    assert 0.45 < time.monotonic() - started < 1.4
+    assert caught.value.details["hard"] is False
+
+
+def test_submit_returns_while_the_worker_runs_the_query(database: Path) -> None:
+    """A soft timeout serves as the clock: the worker gives up at 0.5 s; if it started when
+    submit returned, the result is waiting by the time the caller has worked for 1 s."""
+    with DuckDBEngine(database) as engine:
+        engine.execute("SELECT 1")
+        with engine.submit(SLOW_JOIN, timeout_s=0.5) as pending:
+            time.sleep(1.0)  # the caller's own work
+            waited = time.monotonic()
+            with pytest.raises(QueryTimeoutError):
+                pending.result()
+            assert time.monotonic() - waited < 0.3
+        assert engine.execute("SELECT 5 AS n").table.to_pylist() == [{"n": 5}]
+
+
+def test_leaving_a_submitted_query_frees_the_engine(engine: DuckDBEngine) -> None:
+    with engine.submit("SELECT 6 AS n"):
+        pass  # nobody asked for the result: leaving collects it
+    with pytest.raises(ZeroDivisionError), engine.submit("SELECT * FROM missing"):
+        raise ZeroDivisionError  # the body's error wins over the query's
+    pending = engine.submit("SELECT 7 AS n")
+    assert pending.result().table.to_pylist() == [{"n": 7}]
+    assert pending.result().table.to_pylist() == [{"n": 7}]  # asked twice, same result
+    failed = engine.submit("SELECT * FROM missing")
+    for _ in range(2):
+        with pytest.raises(EngineError) as caught:
+            failed.result()
+        assert caught.value.code == "engine.catalog_error"
+    assert engine.execute("SELECT 8 AS n").table.to_pylist() == [{"n": 8}]
 
 
 def test_hard_timeout_kills_a_single_huge_call(database: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Protocol
 
 import pyarrow as pa
@@ -47,12 +48,32 @@ class TableInfo:
     is_view: bool = False
 
 
+class PendingResult(Protocol):
+    """A submitted query. ``result()`` waits for it; as a context manager, leaving the block
+    collects the result if nobody did, so the engine is never left held."""
+
+    def result(self) -> Result: ...
+
+    def __enter__(self) -> PendingResult: ...
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None: ...
+
+
 class Engine(Protocol):
     """Runs SQL that the guard already accepted. Also the second wall: it must be unable to
     write, read files or reach the network even if given SQL the guard should have refused.
-    To run queries over ``hash``-masked columns it defines ``MASK_HASH_FUNCTION``."""
+    To run queries over ``hash``-masked columns it defines ``MASK_HASH_FUNCTION``.
+
+    ``submit`` starts a query and returns at once where the engine runs queries elsewhere (a
+    worker process, a remote cluster), so the caller can do its own work meanwhile; an engine
+    that cannot may run the query inside ``result()``. ``execute`` is submit-then-wait."""
 
     dialect: str
+
+    def submit(
+        self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None
+    ) -> PendingResult: ...
 
     def execute(
         self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None

@@ -3,6 +3,7 @@ change its own settings, and the one function that runs a query on it."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -14,7 +15,6 @@ import pyarrow as pa
 
 from skipper.engine import MASK_HASH_FUNCTION
 from skipper.errors import EngineError, QueryTimeoutError
-from skipper.fingerprint import hash_result
 
 #: Rows per Arrow batch read from DuckDB (DuckDB's own default).
 BATCH_ROWS = 131072
@@ -167,14 +167,15 @@ def define_mask_functions(con: Any, salt: str) -> None:
 
 @dataclass
 class QueryOutput:
-    """What one query produced: the kept rows, how many there were, and the column types."""
+    """What one query produced: the kept rows, how many there were, and the column types.
+    Not fingerprinted here: the worker hashes the rows after it has sent them, while the
+    parent reads them (see ``skipper.engine._worker``)."""
 
     table: pa.Table
     row_count: int
     truncated: bool
     columns: list[str]
     types: list[str]
-    result_hash: str = ""
 
 
 def _stream(con: Any, statement: Any, max_rows: int | None) -> QueryOutput:
@@ -198,10 +199,8 @@ def _stream(con: Any, statement: Any, max_rows: int | None) -> QueryOutput:
     finally:
         reader.close()
     table = pa.Table.from_batches(kept, schema=reader.schema)
-    # Fingerprinted here, while the rows are hot in this process's cache: the audit record
-    # carries the hash, and the caller need not walk the rows again.
     return QueryOutput(table=table, row_count=total, truncated=total > kept_rows,
-                       columns=columns, types=types, result_hash=hash_result(table))
+                       columns=columns, types=types)
 
 
 def single_read_statement(con: Any, sql: str) -> Any:
@@ -227,13 +226,16 @@ def single_read_statement(con: Any, sql: str) -> Any:
 class Watchdog:
     """A thread that interrupts the connection's query once its deadline passes, and keeps
     interrupting until the query returns (an interrupt sent just before a query starts would
-    otherwise be lost). One per connection: arming it costs no thread start."""
+    otherwise be lost). One per connection: arming it costs no thread start, and it is woken
+    only when a deadline comes before the time it already sleeps until, so back-to-back
+    queries with one timeout wake it about once per timeout, not once per query."""
 
     def __init__(self, con: Any, *, every_s: float = 0.1) -> None:
         self.con = con
         self.every_s = every_s
         self.fired = False
         self._deadline: float | None = None
+        self._sleeping_until = math.inf
         self._closed = False
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._watch, name="skipper-watchdog", daemon=True)
@@ -243,7 +245,8 @@ class Watchdog:
         with self._wake:
             self.fired = False
             self._deadline = None if timeout_s is None else time.monotonic() + timeout_s
-            self._wake.notify()
+            if self._deadline is not None and self._deadline < self._sleeping_until:
+                self._wake.notify()
 
     def disarm(self) -> None:
         """After this returns, no interrupt reaches the connection until the next ``arm``."""
@@ -260,15 +263,21 @@ class Watchdog:
         with self._wake:
             while not self._closed:
                 if self._deadline is None:
-                    self._wake.wait()
+                    self._sleep(math.inf)
                     continue
-                remaining = self._deadline - time.monotonic()
-                if remaining > 0:
-                    self._wake.wait(remaining)
+                now = time.monotonic()
+                if self._deadline > now:
+                    self._sleep(self._deadline)
                     continue
                 self.fired = True
                 self.con.interrupt()
-                self._wake.wait(self.every_s)
+                self._sleep(now + self.every_s)
+
+    def _sleep(self, until: float) -> None:
+        """Wait until ``until`` or a notify; ``arm`` reads ``_sleeping_until`` only while this
+        waits (the rest of the loop holds the condition)."""
+        self._sleeping_until = until
+        self._wake.wait(None if until == math.inf else max(until - time.monotonic(), 0))
 
 
 # DuckDB's "<Kind> Error: message" prefix -> our finer code.

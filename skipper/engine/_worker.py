@@ -15,8 +15,8 @@ import sys
 import tempfile
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import asdict
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,13 @@ import pyarrow as pa
 import skipper
 from skipper.engine import ColumnInfo, TableInfo
 from skipper.errors import EngineError, QueryTimeoutError, SkipperError
+from skipper.fingerprint import hash_result
 
 #: How long a fresh worker may take to import DuckDB and open the database.
 STARTUP_TIMEOUT_S = 60.0
 
-_LENGTH = struct.Struct(">I")
+_LENGTH = struct.Struct(">Q")  # a message
+_HEADER = struct.Struct(">I")  # a frame's JSON header
 
 
 # ---- the child --------------------------------------------------------------------------
@@ -42,49 +44,64 @@ def serve(fd: int, settings: dict[str, Any]) -> None:
     from skipper.engine._sandbox import Sandbox
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    channel = Connection(fd)
+    channel = Channel(socket.socket(fileno=fd))
     limit = int(settings.get("address_space_bytes") or 0)
     if limit > 0:
         # memory_limit bounds DuckDB's buffer manager only; a single huge value (repeat(),
         # a list of a billion elements) is allocated outside it. This bounds the whole child.
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
-        secrets = json.loads(channel.recv_bytes())
+        secrets = json.loads(bytes(channel.receive()))
     except (EOFError, OSError):
         return
     try:
         sandbox = Sandbox(Path(settings["database"]), memory_limit=settings["memory_limit"],
                           threads=int(settings["threads"]), mask_salt=secrets.get("mask_salt"))
     except SkipperError as error:
-        channel.send_bytes(frame({"ok": False, "error": _error_payload(error)}))
+        channel.send(frame({"ok": False, "error": _error_payload(error)}))
         return
-    channel.send_bytes(frame({"ok": True, "pid": os.getpid()}))
+    channel.send(frame({"ok": True, "pid": os.getpid()}))
     while True:
         try:
-            request = json.loads(channel.recv_bytes())
+            request = json.loads(bytes(channel.receive()))
         except (EOFError, OSError):
             return
-        if request.get("op") == "close":
+        op = request.get("op")
+        if op == "close":
             sandbox.close()
             return
-        channel.send_bytes(answer(sandbox, request))
-
-
-def answer(sandbox: Any, request: dict[str, Any]) -> pa.Buffer:
-    """One framed answer; never raises, so the parent always hears back."""
-    op = request.get("op")
-    try:
         if op == "execute":
-            output = sandbox.run(request["sql"], max_rows=request.get("max_rows"),
-                                 timeout_s=request.get("timeout_s"))
-            return frame({"ok": True, "row_count": output.row_count,
-                          "truncated": output.truncated, "columns": output.columns,
-                          "types": output.types, "result_hash": output.result_hash},
-                         output.table)
-        if op == "introspect":
-            tables = introspect(sandbox.con)
-            return frame({"ok": True, "tables": [asdict(table) for table in tables]})
-        raise EngineError(f"unknown worker request {op!r}", code="engine.invalid_request")
+            execute(sandbox, request, channel)
+        elif op == "introspect":
+            header, _ = attempt(lambda: {"ok": True, "tables": [
+                asdict(table) for table in introspect(sandbox.con)]})
+            channel.send(frame(header))
+        else:
+            unknown = EngineError(f"unknown worker request {op!r}", code="engine.invalid_request")
+            channel.send(frame({"ok": False, "error": _error_payload(unknown)}))
+
+
+def execute(sandbox: Any, request: dict[str, Any], channel: Channel) -> None:
+    """Send the rows, then their fingerprint in a second message: the parent decodes the rows
+    while this process hashes them, so hashing adds nothing to the round trip."""
+    output, failure = attempt(lambda: sandbox.run(request["sql"],
+                                                  max_rows=request.get("max_rows"),
+                                                  timeout_s=request.get("timeout_s")))
+    if failure is not None:
+        channel.send(frame(failure))
+        return
+    channel.send(frame({"ok": True, "row_count": output.row_count,
+                        "truncated": output.truncated, "columns": output.columns,
+                        "types": output.types}, output.table))
+    digest, failure = attempt(lambda: hash_result(output.table))
+    channel.send(frame(failure or {"ok": True, "result_hash": digest}))
+
+
+def attempt(call: Callable[[], Any]) -> tuple[Any, dict[str, Any] | None]:
+    """``call()``'s value, or the failure header to send instead: the parent always hears
+    back, whatever went wrong here."""
+    try:
+        return call(), None
     except SkipperError as error:
         failure: SkipperError = error
     except MemoryError:
@@ -92,7 +109,7 @@ def answer(sandbox: Any, request: dict[str, Any]) -> pa.Buffer:
                               code="engine.out_of_memory")
     except Exception as error:  # noqa: BLE001 - the parent must always get an answer
         failure = EngineError(f"{type(error).__name__}: {error}", code="engine.error")
-    return frame({"ok": False, "error": _error_payload(failure)})
+    return None, {"ok": False, "error": _error_payload(failure)}
 
 
 def introspect(con: Any) -> list[TableInfo]:
@@ -112,7 +129,7 @@ def frame(header: dict[str, Any], table: pa.Table | None = None) -> pa.Buffer:
     stream, written into a single buffer so the rows are copied once."""
     head = json.dumps(header, default=str).encode()
     sink = pa.BufferOutputStream()
-    sink.write(_LENGTH.pack(len(head)))
+    sink.write(_HEADER.pack(len(head)))
     sink.write(head)
     if table is not None:
         with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -120,12 +137,55 @@ def frame(header: dict[str, Any], table: pa.Table | None = None) -> pa.Buffer:
     return sink.getvalue()
 
 
-def unframe(message: bytes) -> tuple[dict[str, Any], pa.Table | None]:
-    (size,) = _LENGTH.unpack_from(message)
-    header: dict[str, Any] = json.loads(message[_LENGTH.size:_LENGTH.size + size])
-    rest = memoryview(message)[_LENGTH.size + size:]
+def unframe(message: memoryview) -> tuple[dict[str, Any], pa.Table | None]:
+    (size,) = _HEADER.unpack_from(message)
+    header: dict[str, Any] = json.loads(bytes(message[_HEADER.size:_HEADER.size + size]))
+    rest = message[_HEADER.size + size:]
     table = pa.ipc.open_stream(pa.py_buffer(rest)).read_all() if len(rest) else None
     return header, table
+
+
+class Channel:
+    """Length-prefixed messages over a connected stream socket, with an optional deadline on
+    receiving. It runs twice per query, so it reads straight into one buffer per message
+    (``multiprocessing.connection`` builds a selector per poll and a BytesIO per read)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def send(self, message: bytes | pa.Buffer) -> None:
+        size = len(message)
+        if size < 65536:
+            self.sock.sendall(_LENGTH.pack(size) + bytes(message))
+        else:  # no copy of big results
+            self.sock.sendall(_LENGTH.pack(size))
+            self.sock.sendall(memoryview(message))
+
+    def receive(self, deadline: float | None = None) -> memoryview:
+        """The next message. TimeoutError past ``deadline`` (time.monotonic()), EOFError when
+        the other end has closed."""
+        (size,) = _LENGTH.unpack(self._read(_LENGTH.size, deadline))
+        return self._read(size, deadline)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _read(self, size: int, deadline: float | None) -> memoryview:
+        view = memoryview(bytearray(size))
+        got = 0
+        while got < size:
+            if deadline is None:
+                self.sock.settimeout(None)
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self.sock.settimeout(left)
+            count = self.sock.recv_into(view[got:])
+            if count == 0:
+                raise EOFError
+            got += count
+        return view
 
 
 def _error_payload(error: SkipperError) -> dict[str, Any]:
@@ -160,11 +220,11 @@ class WorkerProcess:
             stderr=self._stderr, env=env, start_new_session=True,
         )
         theirs.close()
-        self.channel = Connection(ours.detach())
+        self.channel = Channel(ours)
         self.ready = False
         self._finalizer = weakref.finalize(self, _kill, self.process)
         with contextlib.suppress(OSError):  # it died at once: wait_ready reports how
-            self.channel.send_bytes(json.dumps({"mask_salt": mask_salt}).encode())
+            self.channel.send(json.dumps({"mask_salt": mask_salt}).encode())
 
     @property
     def pid(self) -> int:
@@ -178,25 +238,25 @@ class WorkerProcess:
             raise rebuild_error(header["error"])
         self.ready = True
 
-    def request(self, message: dict[str, Any],
-                deadline: float | None) -> tuple[dict[str, Any], pa.Table | None]:
-        """Send one request; the answer's header and, for results, the table."""
+    def send(self, message: dict[str, Any]) -> None:
+        """Send one request; its answer comes from ``receive`` (an execute answers twice:
+        the rows, then their fingerprint)."""
         try:
-            self.channel.send_bytes(json.dumps(message).encode())
-        except (OSError, EOFError) as error:
+            self.channel.send(json.dumps(message).encode())
+        except OSError as error:
             raise WorkerCrashed from error
-        return self.receive(deadline)
 
     @property
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def receive(self, deadline: float | None) -> tuple[dict[str, Any], pa.Table | None]:
+        """The next message's header and table; WorkerOverdue past ``deadline``."""
         try:
-            if deadline is not None and not self.channel.poll(max(deadline - time.monotonic(), 0)):
-                raise WorkerOverdue
-            return unframe(self.channel.recv_bytes())
-        except (EOFError, ConnectionError) as error:
+            return unframe(self.channel.receive(deadline))
+        except TimeoutError:
+            raise WorkerOverdue from None
+        except (EOFError, OSError) as error:
             raise WorkerCrashed from error
 
     def kill(self) -> None:
@@ -207,7 +267,7 @@ class WorkerProcess:
     def stop(self, wait_s: float = 2.0) -> None:
         """Ask the worker to close the database and exit; kill it if it does not."""
         try:
-            self.channel.send_bytes(b'{"op": "close"}')
+            self.channel.send(b'{"op": "close"}')
             self.process.wait(timeout=wait_s)
         except (OSError, subprocess.TimeoutExpired):
             pass

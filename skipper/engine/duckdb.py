@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from skipper.engine._worker import (
     rebuild_tables,
 )
 from skipper.errors import ConfigError, DatabaseNotFoundError, EngineError
+from skipper.fingerprint import hash_result
 
 Isolation = Literal["process", "thread"]
 
@@ -95,30 +97,31 @@ class DuckDBEngine:
                                     mask_salt=mask_salt)
 
     # ---- Engine protocol ---------------------------------------------------------------
+    def submit(self, sql: str, *, max_rows: int | None = None,
+               timeout_s: float | None = None) -> PendingQuery:
+        """Start one read query (keeping at most ``max_rows`` rows, counting them all); its
+        result comes from the returned handle's ``result()``.
+
+        With ``isolation="process"`` the worker runs it while the caller goes on: `Skipper`
+        prepares the audit record meanwhile, while this process is still warm. One query runs
+        at a time per engine: the engine is held until ``result()`` is called, so use the
+        handle as a context manager (leaving it collects the result if nobody did)."""
+        if timeout_s is not None and timeout_s <= 0:
+            raise ConfigError("timeout_s must be positive")
+        self._lock.acquire()
+        try:
+            self._check_open()
+            pending = PendingQuery(self, sql, max_rows, timeout_s)
+        except BaseException:
+            self._lock.release()
+            raise
+        return pending
+
     def execute(self, sql: str, *, max_rows: int | None = None,
                 timeout_s: float | None = None) -> Result:
         """Run one read query; keep at most ``max_rows`` rows, count them all."""
-        if timeout_s is not None and timeout_s <= 0:
-            raise ConfigError("timeout_s must be positive")
-        with self._lock:
-            self._check_open()
-            started = time.perf_counter()
-            if self._sandbox is not None:
-                output = self._sandbox.run(sql, max_rows=max_rows, timeout_s=timeout_s)
-                return Result(table=output.table, row_count=output.row_count,
-                              truncated=output.truncated,
-                              duration_s=time.perf_counter() - started,
-                              columns=output.columns, types=output.types,
-                              result_hash=output.result_hash)
-            request = {"op": "execute", "sql": sql, "max_rows": max_rows, "timeout_s": timeout_s}
-            deadline = None if timeout_s is None else timeout_s + self.kill_grace_s
-            header, table = self._ask(request, deadline, timeout_s)
-            assert table is not None
-            return Result(table=table, row_count=int(header["row_count"]),
-                          truncated=bool(header["truncated"]),
-                          duration_s=time.perf_counter() - started,
-                          columns=list(header["columns"]), types=list(header["types"]),
-                          result_hash=header.get("result_hash") or None)
+        with self.submit(sql, max_rows=max_rows, timeout_s=timeout_s) as pending:
+            return pending.result()
 
     def introspect(self) -> list[TableInfo]:
         """Every user table and view with its columns, keys and row count."""
@@ -126,7 +129,7 @@ class DuckDBEngine:
             self._check_open()
             if self._sandbox is not None:
                 return introspect(self._sandbox.con)
-            header, _ = self._ask({"op": "introspect"}, None, None)
+            header, _ = self._ask({"op": "introspect"})
             return rebuild_tables(header["tables"])
 
     def close(self) -> None:
@@ -154,8 +157,12 @@ class DuckDBEngine:
         """The current worker's process id (None for ``isolation="thread"``)."""
         return self._worker.pid if self._worker is not None else None
 
-    def _ask(self, request: dict[str, Any], deadline_s: float | None,
-             timeout_s: float | None) -> tuple[dict[str, Any], pa.Table | None]:
+    def _ask(self, request: dict[str, Any]) -> tuple[dict[str, Any], pa.Table | None]:
+        """Send ``request`` and wait for its answer, however long; the caller holds the lock."""
+        self._send(request)
+        return self._receive(None, None)
+
+    def _send(self, request: dict[str, Any]) -> None:
         if self._worker is None or not self._worker.alive:
             # It died between queries (the OOM killer, say): nothing was lost, start afresh.
             self._replace_worker()
@@ -173,19 +180,21 @@ class DuckDBEngine:
             self._replace_worker()
             raise
         try:
-            deadline = None if deadline_s is None else time.monotonic() + deadline_s
-            header, payload = worker.request(request, deadline)
+            worker.send(request)
+        except WorkerCrashed:
+            raise self._crashed(worker) from None
+
+    def _receive(self, deadline: float | None,
+                 timeout_s: float | None) -> tuple[dict[str, Any], pa.Table | None]:
+        worker = self._worker
+        assert worker is not None
+        try:
+            header, payload = worker.receive(deadline)
         except WorkerOverdue:
             self._replace_worker()
             raise timeout_error(timeout_s, hard=True) from None
         except WorkerCrashed:
-            how = worker.exit_description()
-            self._replace_worker()
-            raise EngineError(
-                f"the DuckDB worker process died ({how}); the query did not finish. "
-                "A fresh worker will run the next query.",
-                code="engine.crashed",
-            ) from None
+            raise self._crashed(worker) from None
         except BaseException:
             # Interrupted while waiting (Ctrl-C): the worker's state is unknown.
             self._replace_worker()
@@ -193,6 +202,15 @@ class DuckDBEngine:
         if not header.get("ok"):
             raise rebuild_error(header["error"])
         return header, payload
+
+    def _crashed(self, worker: WorkerProcess) -> EngineError:
+        how = worker.exit_description()
+        self._replace_worker()
+        return EngineError(
+            f"the DuckDB worker process died ({how}); the query did not finish. "
+            "A fresh worker will run the next query.",
+            code="engine.crashed",
+        )
 
     def _replace_worker(self) -> None:
         if self._worker is not None:
@@ -202,6 +220,69 @@ class DuckDBEngine:
     def _check_open(self) -> None:
         if self._closed:
             raise EngineError("this engine is closed", code="engine.closed")
+
+
+class PendingQuery:
+    """A query `DuckDBEngine.submit` started. ``result()`` waits for it (once) and frees the
+    engine for the next query; leaving a ``with`` block does that too, dropping any error
+    when the block itself is raising."""
+
+    def __init__(self, engine: DuckDBEngine, sql: str, max_rows: int | None,
+                 timeout_s: float | None) -> None:
+        self._engine = engine
+        self._sql, self._max_rows, self._timeout_s = sql, max_rows, timeout_s
+        self._started = time.perf_counter()
+        self._deadline: float | None = None
+        self._outcome: Result | BaseException | None = None
+        if engine._worker is not None:
+            engine._send({"op": "execute", "sql": sql, "max_rows": max_rows,
+                          "timeout_s": timeout_s})
+            if timeout_s is not None:
+                self._deadline = time.monotonic() + timeout_s + engine.kill_grace_s
+
+    def result(self) -> Result:
+        if self._outcome is None:
+            try:
+                self._outcome = self._collect()
+            except BaseException as error:
+                self._outcome = error
+            finally:
+                self._engine._lock.release()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return self._outcome
+
+    def __enter__(self) -> PendingQuery:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if self._outcome is None:
+            if kind is None:
+                self.result()
+            else:
+                with contextlib.suppress(Exception):
+                    self.result()
+
+    def _collect(self) -> Result:
+        engine = self._engine
+        if engine._sandbox is not None:
+            output = engine._sandbox.run(self._sql, max_rows=self._max_rows,
+                                         timeout_s=self._timeout_s)
+            return Result(table=output.table, row_count=output.row_count,
+                          truncated=output.truncated,
+                          duration_s=time.perf_counter() - self._started,
+                          columns=output.columns, types=output.types,
+                          result_hash=hash_result(output.table))
+        header, table = engine._receive(self._deadline, self._timeout_s)
+        assert table is not None
+        # The worker hashes the rows after sending them, while this process decoded them.
+        fingerprint, _ = engine._receive(self._deadline, self._timeout_s)
+        return Result(table=table, row_count=int(header["row_count"]),
+                      truncated=bool(header["truncated"]),
+                      duration_s=time.perf_counter() - self._started,
+                      columns=list(header["columns"]), types=list(header["types"]),
+                      result_hash=str(fingerprint["result_hash"]))
 
 
 def parse_bytes(size: str) -> int:
