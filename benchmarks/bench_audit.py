@@ -1,11 +1,17 @@
-"""Audit log append throughput: fsync on and off, one writer and several concurrent processes.
+"""Audit log append throughput and latency: fsync on and off, one or several writers, warm and cold.
 
-    python benchmarks/bench_audit.py [--runs 5] [--records 2000] [--writers 1 4]
+    python benchmarks/bench_audit.py [--runs 5] [--records 2000] [--writers 1 4] [--samples 300]
+                                     [--no-throughput]
 
-Each run starts the writer processes, lets them all begin at once, and times from the start
-signal until the last one finishes; throughput is records per second over that span. The
-records look like the ones `sk.sql` writes (tables, columns, freshness, hashes). The table
+Throughput: each run starts the writer processes, lets them all begin at once, and times from
+the start signal until the last one finishes; throughput is records per second over that span.
+The records look like the ones `sk.sql` writes (tables, columns, freshness, hashes). The table
 shows the median of the runs (and the spread); the log is verified after every run.
+
+Latency: in one process, with the group commit `sk.sql` uses, the median time of one
+``append``, ``prepare`` and ``commit``, warm (calls back to back) and cold (after a 4 ms sleep
+before each timed call: the state the process is in when a query's result arrives from the
+engine worker, its caches gone cold while it waited).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +47,14 @@ FIELDS: dict[str, Any] = {
     "row_count": 4, "truncated": False, "result_hash": "r" * 64, "duration_ms": 12.345,
     "outcome": "ok",
 }
+#: What ``sk.sql`` knows before the result arrives, and what only the result tells.
+OUTCOME: dict[str, Any] = {key: FIELDS[key]
+                           for key in ("row_count", "truncated", "result_hash", "duration_ms")}
+PREPARED = {key: value for key, value in FIELDS.items() if key not in OUTCOME}
+#: The group-commit window `Skipper` opens its log with (skipper.app.AUDIT_FSYNC_WINDOW_S).
+GROUP_COMMIT_WINDOW_S = 0.05
+#: Long enough for an idle vCPU to halt and the caches to go cold, as while waiting on DuckDB.
+COLD_SLEEP_S = 0.004
 
 
 def writer(path: str, count: int, fsync: bool, start: Any, done: Any) -> None:
@@ -72,21 +87,62 @@ def one_run(directory: Path, records: int, writers: int, fsync: bool) -> float:
     return share * writers / (finished - began)
 
 
+def latency(directory: Path, samples: int) -> dict[str, tuple[float, float]]:
+    """Median microseconds of each step, warm and cold; the log must verify afterwards."""
+    log = AuditLog(directory / "latency.jsonl", fsync_window_s=GROUP_COMMIT_WINDOW_S)
+    drafts: list[Any] = []
+    steps: dict[str, Callable[[], object]] = {"append": lambda: log.append(**FIELDS)}
+    if hasattr(log, "prepare"):
+        steps["prepare"] = lambda: log.prepare(**PREPARED)
+        steps["commit"] = lambda: log.commit(drafts.pop(), **OUTCOME)
+    medians: dict[str, tuple[float, float]] = {}
+    for name, step in steps.items():
+        timings: tuple[list[float], list[float]] = ([], [])
+        for cold in (False, True):
+            if name == "commit":  # drafts are prepared ahead, as while the engine runs
+                drafts.extend(log.prepare(**PREPARED) for _ in range(samples + 20))
+            for n in range(samples + 20):
+                if cold:
+                    time.sleep(COLD_SLEEP_S)
+                began = time.perf_counter()
+                step()
+                if n >= 20:  # the first calls warm the code and the file up
+                    timings[cold].append((time.perf_counter() - began) * 1e6)
+        medians[name] = (statistics.median(timings[0]), statistics.median(timings[1]))
+    log.close()
+    report = log.verify()
+    if not report.ok:
+        raise SystemExit(f"verify failed after the latency run: {report.problems[:3]}")
+    return medians
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--records", type=int, default=2000, help="records per run, all writers")
     parser.add_argument("--writers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--samples", type=int, default=300,
+                        help="latency samples per step, warm and cold each")
+    parser.add_argument("--no-throughput", action="store_true", help="measure latency only")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="skipper-audit-bench-") as workdir:
-        for fsync in (True, False):
+        medians = latency(Path(workdir), args.samples)
+        for fsync in () if args.no_throughput else (True, False):
             for writers in args.writers:
                 rates = [one_run(Path(workdir), args.records, writers, fsync)
                          for _ in range(args.runs)]
                 rows.append((fsync, writers, rates))
                 print(f"fsync={'on ' if fsync else 'off'} writers={writers}: "
                       f"{statistics.median(rates):,.0f} records/s", flush=True)
+    print(f"\naudit latency in one process (group commit {GROUP_COMMIT_WINDOW_S * 1000:g} ms), "
+          f"median of {args.samples} calls each, cold = after a "
+          f"{COLD_SLEEP_S * 1000:g} ms sleep")
+    print(f"{'step':<9}{'warm us':>9}{'cold us':>9}")
+    for name, (warm, cold) in medians.items():
+        print(f"{name:<9}{warm:>9,.0f}{cold:>9,.0f}")
+    if not rows:
+        return
     print(f"\naudit append throughput, {args.records} records per run, median of {args.runs} "
           "runs")
     print(f"{'fsync':<7}{'writers':>8}{'records/s':>12}{'min':>10}{'max':>10}{'us/record':>11}")
