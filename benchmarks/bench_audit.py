@@ -88,32 +88,42 @@ def one_run(directory: Path, records: int, writers: int, fsync: bool) -> float:
 
 
 def latency(directory: Path, samples: int) -> dict[str, tuple[float, float]]:
-    """Median microseconds of each step, warm and cold; the log must verify afterwards."""
+    """Median microseconds of each step, warm and cold; the log must verify afterwards.
+
+    Warm: each step called back to back. Cold: the steps take turns, each after a sleep, so
+    all of them meet the machine in the same state. A commit's draft is prepared before the
+    sleep, as ``sk.sql`` prepares it before it waits for the engine."""
     log = AuditLog(directory / "latency.jsonl", fsync_window_s=GROUP_COMMIT_WINDOW_S)
     drafts: list[Any] = []
-    steps: dict[str, Callable[[], object]] = {"append": lambda: log.append(**FIELDS)}
-    if hasattr(log, "prepare"):
-        steps["prepare"] = lambda: log.prepare(**PREPARED)
-        steps["commit"] = lambda: log.commit(drafts.pop(), **OUTCOME)
-    medians: dict[str, tuple[float, float]] = {}
+    steps: dict[str, Callable[[], object]] = {
+        "append": lambda: log.append(**FIELDS),
+        "prepare": lambda: log.prepare(**PREPARED),
+        "commit": lambda: log.commit(drafts.pop(), **OUTCOME),
+    }
+    warm: dict[str, list[float]] = {name: [] for name in steps}
+    cold: dict[str, list[float]] = {name: [] for name in steps}
     for name, step in steps.items():
-        timings: tuple[list[float], list[float]] = ([], [])
-        for cold in (False, True):
-            if name == "commit":  # drafts are prepared ahead, as while the engine runs
-                drafts.extend(log.prepare(**PREPARED) for _ in range(samples + 20))
-            for n in range(samples + 20):
-                if cold:
-                    time.sleep(COLD_SLEEP_S)
-                began = time.perf_counter()
-                step()
-                if n >= 20:  # the first calls warm the code and the file up
-                    timings[cold].append((time.perf_counter() - began) * 1e6)
-        medians[name] = (statistics.median(timings[0]), statistics.median(timings[1]))
+        if name == "commit":
+            drafts.extend(log.prepare(**PREPARED) for _ in range(samples + 20))
+        for n in range(samples + 20):  # the first calls warm the code and the file up
+            began = time.perf_counter()
+            step()
+            if n >= 20:
+                warm[name].append((time.perf_counter() - began) * 1e6)
+    for _ in range(samples):
+        for name, step in steps.items():
+            if name == "commit":
+                drafts.append(log.prepare(**PREPARED))
+            time.sleep(COLD_SLEEP_S)
+            began = time.perf_counter()
+            step()
+            cold[name].append((time.perf_counter() - began) * 1e6)
     log.close()
     report = log.verify()
     if not report.ok:
         raise SystemExit(f"verify failed after the latency run: {report.problems[:3]}")
-    return medians
+    return {name: (statistics.median(warm[name]), statistics.median(cold[name]))
+            for name in steps}
 
 
 def main() -> None:
