@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skipper.catalog import Catalog
-from skipper.freshness import FreshnessMonitor, TableFreshness, describe_lag
+from skipper.freshness import TableFreshness, describe_lag
 
 
 @dataclass
@@ -56,11 +56,11 @@ def annotate(
     catalog: Catalog,
     tables: list[str],
     columns: dict[str, list[str]],
-    monitor: FreshnessMonitor,
+    freshness: dict[str, TableFreshness],
 ) -> Annotation:
-    """Lineage (including upstreams of derived tables), freshness and sampling, as caveats."""
+    """Lineage (including upstreams of derived tables), freshness (as ``FreshnessMonitor.check``
+    measured it for ``tables``) and sampling, as caveats."""
     upstream = {name: parents for name in tables if (parents := catalog.upstream(name))}
-    freshness = monitor.check(tables)
     caveats: list[str] = []
     for name in tables:
         measured = freshness.get(name)

@@ -88,16 +88,40 @@ def _hash_array(digest: Any, array: pa.Array) -> None:
             values[nulls] = 0
         _put(digest, values.tobytes())
     elif layout == "binary":
-        filled = pc.fill_null(array.cast(pa.large_binary()), b"") if nulls is not None \
-            else array.cast(pa.large_binary())
-        offsets = np.frombuffer(filled.buffers()[1], dtype=np.int64)[
-            filled.offset:filled.offset + len(filled) + 1]
-        _put(digest, np.diff(offsets).tobytes())
-        data = filled.buffers()[2]
-        _put(digest, memoryview(data)[offsets[0]:offsets[-1]] if len(filled) and data else b"")
+        lengths, values_bytes = _binary_values(array, nulls)
+        _put(digest, lengths)
+        _put(digest, values_bytes)
     elif layout == "nested":
         _put(digest, json.dumps(array.to_pylist(), default=_plain, ensure_ascii=False,
                                 separators=(",", ":")).encode())
+
+
+_OFFSETS = {pa.string(): np.int32, pa.binary(): np.int32,
+            pa.large_string(): np.int64, pa.large_binary(): np.int64}
+
+
+def _binary_values(array: pa.Array, nulls: np.ndarray | None) -> tuple[bytes, memoryview | bytes]:
+    """Each value's byte length (int64, 0 for NULL) and all the values' bytes back to back.
+
+    Read straight from the array's offsets and data when NULL slots hold no bytes (as
+    DuckDB writes them); otherwise, and for view types, through a cast that fills NULLs
+    with empty values. Either way the bytes are the same."""
+    kind = _OFFSETS.get(array.type)
+    if kind is not None and len(array):
+        direct = np.frombuffer(array.buffers()[1], dtype=kind)[
+            array.offset:array.offset + len(array) + 1]
+        lengths = (direct[1:] - direct[:-1]).astype(np.int64, copy=False)
+        if nulls is None or not lengths[nulls].any():
+            data = array.buffers()[2]
+            return lengths.tobytes(), memoryview(data)[direct[0]:direct[-1]] if data else b""
+    filled = array.cast(pa.large_binary())
+    if nulls is not None:
+        filled = pc.fill_null(filled, b"")
+    offsets = np.frombuffer(filled.buffers()[1], dtype=np.int64)[
+        filled.offset:filled.offset + len(filled) + 1]
+    data = filled.buffers()[2]
+    return (np.diff(offsets).tobytes(),
+            memoryview(data)[offsets[0]:offsets[-1]] if len(filled) and data else b"")
 
 
 def _plain(value: Any) -> Any:
