@@ -160,22 +160,12 @@ def seal(draft: AuditDraft, values: dict[str, Any], texts: dict[str, str], *, re
     sealed = hashlib.sha256((draft.canonical % _CANONICAL_SLOTS(filled)).encode()).hexdigest()
     filled["hash"] = f'"{sealed}"'
     line = (draft.reading % _READING_SLOTS(filled)).encode()
-    record = _construct({**draft.record.__dict__, **values, "id": record_id, "seq": seq,
-                         "time": time, "prev_hash": prev_hash, "hash": sealed},
-                        draft.record.__pydantic_fields_set__ | values.keys())
+    # Every value was validated when drafted or checked by check_outcome: no second pass.
+    record = AuditRecord.model_construct(
+        draft.record.model_fields_set | values.keys(),
+        **{**draft.record.__dict__, **values, "id": record_id, "seq": seq, "time": time,
+           "prev_hash": prev_hash, "hash": sealed})
     return record, line
-
-
-def _construct(values: dict[str, Any], fields_set: set[str]) -> AuditRecord:
-    """``AuditRecord.model_construct(fields_set, **values)`` for values already validated, all
-    fields given, without its per-field lookups for aliases and defaults (the record has no
-    aliases, extras, private attributes or post-init hook): commit is on the answer's path."""
-    record = AuditRecord.__new__(AuditRecord)
-    object.__setattr__(record, "__dict__", values)
-    object.__setattr__(record, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(record, "__pydantic_extra__", None)
-    object.__setattr__(record, "__pydantic_private__", None)
-    return record
 
 
 def _template(order: tuple[str, ...], texts: dict[str, str], end: str) -> str:
