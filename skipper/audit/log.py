@@ -21,6 +21,7 @@ from skipper.audit.records import (
     AuditRecord,
     check_outcome,
     draft_record,
+    finish,
     new_id,
     seal,
 )
@@ -108,7 +109,7 @@ class AuditLog:
             created = fd is None
             try:
                 seq, prev_hash = self._chain_point(size, inode)
-                record, line = seal(draft, values, texts, record_id=new_id(draft.id_bits),
+                sealed, line = seal(draft, values, texts, record_id=new_id(draft.id_bits),
                                     seq=seq + 1, time=self.clock.now().isoformat(),
                                     prev_hash=prev_hash)
                 if fd is None:
@@ -118,6 +119,7 @@ class AuditLog:
                 if fd is not None:
                     os.close(fd)
             draft.committed = True
+            record = finish(draft, sealed)
             if created and self.fsync:
                 fsync_path(self.path.parent)
             end = size + len(line)

@@ -152,20 +152,29 @@ def check_outcome(outcome: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
 
 
 def seal(draft: AuditDraft, values: dict[str, Any], texts: dict[str, str], *, record_id: str,
-         seq: int, time: str, prev_hash: str) -> tuple[AuditRecord, bytes]:
-    """The finished record and its line: the canonical text is assembled from the draft's
-    pieces (the same bytes ``digest`` hashes), never serialized again."""
+         seq: int, time: str, prev_hash: str) -> tuple[dict[str, Any], bytes]:
+    """The sealed values (outcome, place in the chain, hash) and the record's line: the
+    canonical text is assembled from the draft's pieces (the same bytes ``digest`` hashes),
+    never serialized again."""
     filled = {**draft.outcome, **texts, "id": encode_basestring(record_id), "seq": str(seq),
               "time": encode_basestring(time), "prev_hash": encode_basestring(prev_hash)}
     sealed = hashlib.sha256((draft.canonical % _CANONICAL_SLOTS(filled)).encode()).hexdigest()
     filled["hash"] = f'"{sealed}"'
     line = (draft.reading % _READING_SLOTS(filled)).encode()
-    # Every value was validated when drafted or checked by check_outcome: no second pass.
-    record = AuditRecord.model_construct(
-        draft.record.model_fields_set | values.keys(),
-        **{**draft.record.__dict__, **values, "id": record_id, "seq": seq, "time": time,
-           "prev_hash": prev_hash, "hash": sealed})
-    return record, line
+    return {**values, "id": record_id, "seq": seq, "time": time, "prev_hash": prev_hash,
+            "hash": sealed}, line
+
+
+def finish(draft: AuditDraft, sealed: dict[str, Any]) -> AuditRecord:
+    """The draft's record, filled in place with the values its line was sealed with.
+
+    Those were checked by ``check_outcome`` or assigned by the log, and the rest was
+    validated when drafted, so nothing is validated twice (this runs on the answer's path,
+    after the wait for the result, where every call is slow); a draft is sealed only once."""
+    record = draft.record
+    record.__dict__.update(sealed)
+    record.__pydantic_fields_set__.update(sealed)
+    return record
 
 
 def _template(order: tuple[str, ...], texts: dict[str, str], end: str) -> str:
