@@ -38,7 +38,9 @@ class DuckDBEngine:
     huge function call that an interrupt cannot stop), the worker is killed and a fresh one
     started, so no query runs far past its timeout. The worker's address space is also bounded
     (twice ``memory_limit`` plus 2 GiB), because DuckDB's ``memory_limit`` does not cover one
-    huge value. Cost: about a millisecond per query for the round trip and the Arrow IPC copy.
+    huge value. Cost: the round trip (rows as Arrow IPC over a socket), which `Skipper` hides
+    in part by preparing the answer's annotation and audit record while the worker runs the
+    query (see ``submit``); benchmarks/bench_engine.py measures it alone.
 
     ``isolation="thread"`` keeps the connection in this process: no round trip, but a timeout
     is only an interrupt, which some work ignores until it finishes, and memory is bounded
