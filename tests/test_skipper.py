@@ -201,3 +201,32 @@ def test_cli_bad_options_are_readable(tmp_path):
     result = run_cli("sql", "SELECT 1", "--database", str(tmp_path / "x.duckdb"), home=tmp_path)
     assert result.returncode == 1
     assert "--catalog is required" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_freshness_measurement_that_fails_is_audited_with_the_query(tmp_path):
+    """A catalog that drifted from its database (its freshness column is gone) fails the
+    answer before the query runs, with the engine's error, and the audit log says so."""
+    database = tmp_path / "drift.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("CREATE TABLE events AS SELECT range AS id FROM range(3)")
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / "tables.yaml").write_text(
+        "tables:\n"
+        "  - name: events\n"
+        "    columns:\n"
+        "      - {name: id, type: BIGINT}\n"
+        "      - {name: loaded_at, type: TIMESTAMP}\n"
+        "    freshness: {column: loaded_at, sla: 1d}\n", encoding="utf-8")
+    audit = tmp_path / "audit.jsonl"
+    with Skipper(catalog, database, audit_log=audit) as skipper:
+        with pytest.raises(SkipperError) as caught:
+            skipper.sql("SELECT count(*) AS n FROM events")
+        assert caught.value.code == "engine.binder_error"
+        assert "loaded_at" in caught.value.message
+        [record] = AuditLog(audit).tail(1)
+        assert record.outcome == "error" and record.error is not None
+        assert record.error["code"] == "engine.binder_error"
+        assert record.tables == ["events"] and "count(*)" in record.sql.lower()
+        # The engine was left free: a query that needs no freshness runs.
+        assert skipper.engine.execute("SELECT 1 AS x").table.to_pylist() == [{"x": 1}]
