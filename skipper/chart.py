@@ -178,7 +178,7 @@ def chart_image(chart_: altair.Chart, fmt: Literal["png", "svg"] = "png",
         import vl_convert
     except ImportError as error:
         raise ConfigError("saving charts needs the charts extra: pip install 'skipper[charts]'",
-                          code="config.missing_extra") from error
+                          code="config.missing_extra", extra="charts") from error
     spec = chart_.to_json()
     if fmt == "svg":
         return vl_convert.vegalite_to_svg(spec).encode()  # type: ignore[no-any-return]
@@ -206,5 +206,5 @@ def _altair() -> Any:
         import altair
     except ImportError as error:
         raise ConfigError("charts need the charts extra: pip install 'skipper[charts]'",
-                          code="config.missing_extra") from error
+                          code="config.missing_extra", extra="charts") from error
     return altair

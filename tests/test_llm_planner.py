@@ -368,4 +368,4 @@ except ConfigError as error:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["cannot_answer", "catalog", "config.llm_extra_missing"]
+    assert done.stdout.split() == ["cannot_answer", "catalog", "config.missing_extra"]

@@ -70,5 +70,5 @@ def build_planner(
     except ImportError as error:
         raise ConfigError(
             f"the LLM planner needs the 'llm' extra ({error.name or error} is missing): "
-            "pip install 'skipper[llm]'", code="config.llm_extra_missing") from None
+            "pip install 'skipper[llm]'", code="config.missing_extra", extra="llm") from None
     return LLMPlanner.build(option, catalog, clock, catalog_planner, examples=examples)

@@ -272,7 +272,7 @@ def create_app(
         from slack_sdk import WebClient
     except ImportError as error:
         raise ConfigError("the Slack bot needs the slack extra: pip install 'skipper[slack]'",
-                          code="config.missing_extra") from error
+                          code="config.missing_extra", extra="slack") from error
     if mode == "http" and not settings.signing_secret:
         raise ConfigError("SLACK_SIGNING_SECRET is not set: copy the Signing Secret from your "
                           "Slack app's Basic Information page (or use Socket Mode)",
