@@ -22,10 +22,13 @@ class Result:
     row_count: int
     truncated: bool
     duration_s: float
-    columns: list[str] = field(default_factory=list)
-    types: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)  # the engine's own type names, per column
     result_hash: str | None = None  # skipper.fingerprint.hash_result of ``table``, when the engine
     # computed it (cheaper where the rows were made)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.column_names)
 
 
 @dataclass

@@ -174,7 +174,6 @@ class QueryOutput:
     table: pa.Table
     row_count: int
     truncated: bool
-    columns: list[str]
     types: list[str]
 
 
@@ -182,7 +181,6 @@ def _stream(con: Any, statement: Any, max_rows: int | None) -> QueryOutput:
     relation = con.sql(statement)
     if relation is None:
         raise EngineError("the statement returned no result", code="engine.no_result")
-    columns = list(relation.columns)
     types = [str(kind) for kind in relation.types]
     reader = relation.to_arrow_reader(BATCH_ROWS)
     kept: list[pa.RecordBatch] = []
@@ -200,7 +198,7 @@ def _stream(con: Any, statement: Any, max_rows: int | None) -> QueryOutput:
         reader.close()
     table = pa.Table.from_batches(kept, schema=reader.schema)
     return QueryOutput(table=table, row_count=total, truncated=total > kept_rows,
-                       columns=columns, types=types)
+                       types=types)
 
 
 def single_read_statement(con: Any, sql: str) -> Any:

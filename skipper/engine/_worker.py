@@ -91,8 +91,8 @@ def execute(sandbox: Any, request: dict[str, Any], channel: Channel) -> None:
         channel.send(frame(failure))
         return
     channel.send(frame({"ok": True, "row_count": output.row_count,
-                        "truncated": output.truncated, "columns": output.columns,
-                        "types": output.types}, output.table))
+                        "truncated": output.truncated, "types": output.types},
+                       output.table))
     digest, failure = attempt(lambda: hash_result(output.table))
     channel.send(frame(failure or {"ok": True, "result_hash": digest}))
 

@@ -274,7 +274,7 @@ class PendingQuery:
             return Result(table=output.table, row_count=output.row_count,
                           truncated=output.truncated,
                           duration_s=time.perf_counter() - self._started,
-                          columns=output.columns, types=output.types,
+                          types=output.types,
                           result_hash=hash_result(output.table))
         header, table = engine._receive(self._deadline, self._timeout_s)
         assert table is not None
@@ -283,7 +283,7 @@ class PendingQuery:
         return Result(table=table, row_count=int(header["row_count"]),
                       truncated=bool(header["truncated"]),
                       duration_s=time.perf_counter() - self._started,
-                      columns=list(header["columns"]), types=list(header["types"]),
+                      types=list(header["types"]),
                       result_hash=str(fingerprint["result_hash"]))
 
 
