@@ -44,7 +44,12 @@ NSQL = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "duc
         ("SELECT * FROM read_csv_auto('test.csv')", False, "a file"),
         ("SELECT * FROM read_csv_auto('https://example.com/x.csv')", False, "a URL"),
         ("SELECT * FROM 'data/x.parquet'", False, "file"),
-        ("SELECT * FROM range(10)", False, "table function"),
+        ("SELECT * FROM range(10)", True, ""),  # a row generator, as the guard allows
+        ("VALUES (1, 'a'), (2, 'b')", True, ""),
+        ("SELECT * FROM t, LATERAL read_parquet('x.parquet')", False, "a file"),
+        ("SELECT * FROM glob('*.csv')", False, "glob()"),
+        ("SELECT 1 INTO t", False, "INTO"),
+        ("SELECT 1; -- a trailing comment", True, ""),
         ("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", False, "DELETE"),
         ("SELECT 1; SELECT 2", False, "2 statements"),
         ("SELECT FROM WHERE (", False, "cannot be parsed"),
@@ -196,3 +201,26 @@ def test_import_spider_sqlite_layout(tmp_path: Path) -> None:
     suite = load_cases(report.cases_file)
     assert [(c.id, c.expect) for c in suite.cases] == [
         ("schools-0", "answer"), ("schools-1", "answer"), ("schools-2", "refused")]
+
+
+#: Guard refusals that are about what the statement is, not about this catalog's tables,
+#: columns or functions: a statement the evals call "not a read" must meet one of these.
+_STATEMENT_REFUSALS = frozenset({"sql.not_read_only", "sql.multiple_statements",
+                                 "sql.parse_error", "sql.table_function"})
+
+
+def test_classify_agrees_with_the_guard_on_its_fixtures() -> None:
+    """The evals decide which gold statements a read-only agent must refuse with their own
+    reading of the tree; the guard's fixture cases pin the two to the same answer, so the
+    scoring of refusals cannot drift from what Skipper refuses."""
+    from tests.test_guard import ALL_CASES
+
+    checked = 0
+    for case in ALL_CASES:
+        if case.expect != "ok" and case.expect not in _STATEMENT_REFUSALS:
+            continue  # refused for this catalog's tables, columns or functions
+        kind = classify(case.sql)
+        assert kind.read is (case.expect == "ok"), \
+            f"{case.file}:{case.line} {case.title}: guard {case.expect}, evals {kind}"
+        checked += 1
+    assert checked >= 150

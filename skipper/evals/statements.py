@@ -8,32 +8,11 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
-DIALECT = "duckdb"
+from skipper.errors import GuardError
+from skipper.guard import check_statement
+from skipper.guard.functions import function_name
 
-# Statements that change data or the environment, for the refusal reason an importer records.
-_WRITES: tuple[tuple[type[exp.Expression], str], ...] = (
-    (exp.Insert, "INSERT"),
-    (exp.Update, "UPDATE"),
-    (exp.Delete, "DELETE"),
-    (exp.Merge, "MERGE"),
-    (exp.Create, "CREATE"),
-    (exp.Drop, "DROP"),
-    (exp.Alter, "ALTER"),
-    (exp.Copy, "COPY"),
-    (exp.Attach, "ATTACH"),
-    (exp.Detach, "DETACH"),
-    (exp.Set, "SET"),
-    (exp.Pragma, "PRAGMA"),
-    (exp.Use, "USE"),
-    (exp.Summarize, "SUMMARIZE"),
-    (exp.Describe, "DESCRIBE"),
-    (exp.Transaction, "BEGIN"),
-    (exp.Commit, "COMMIT"),
-    (exp.Rollback, "ROLLBACK"),
-)
-_PATH_MARKS = ("/", "\\", "*", "://", ".")
-# Table-valued functions that only unfold values already in the query, not files or catalogs.
-_VALUE_TABLE_FUNCTIONS = (exp.Unnest, exp.Explode)
+DIALECT = "duckdb"
 
 
 @dataclass(frozen=True)
@@ -45,9 +24,10 @@ class StatementKind:
 
 
 def parse(sql: str, dialect: str = DIALECT) -> list[exp.Expression]:
-    """Every statement of ``sql`` (empty ones dropped). Raises sqlglot's ParseError."""
+    """Every statement of ``sql`` (empty ones and lone semicolons or comments dropped, as the
+    guard drops them). Raises sqlglot's ParseError."""
     return [tree for tree in sqlglot.parse(sql, read=dialect)
-            if isinstance(tree, exp.Expression)]
+            if isinstance(tree, exp.Expression) and not isinstance(tree, exp.Semicolon)]
 
 
 def parse_one(sql: str, dialect: str = DIALECT) -> exp.Expression | None:
@@ -60,55 +40,42 @@ def parse_one(sql: str, dialect: str = DIALECT) -> exp.Expression | None:
 
 
 def classify(sql: str, dialect: str = DIALECT) -> StatementKind:
-    """Is ``sql`` one plain read query (SELECT / WITH / set operation / FROM-first / PIVOT) that
-    reads only tables? Anything else — another statement, several statements, DML hidden in a
-    CTE, a file or URL read, a table function — is not, and a read-only agent must refuse it."""
+    """Is ``sql`` one plain read query (SELECT / WITH / set operation / FROM-first / PIVOT /
+    VALUES) that reads no table function, file or URL? The guard's own catalog-free rules
+    decide (``skipper.guard.check_statement``), so what the evals expect a read-only agent to
+    refuse is exactly what Skipper refuses; ``reason`` says why in a few words."""
     try:
-        trees = parse(sql, dialect)
-    except sqlglot.errors.SqlglotError as error:
-        return StatementKind(False, f"cannot be parsed ({str(error).splitlines()[0]})")
-    if len(trees) != 1:
-        return StatementKind(False, f"{len(trees)} statements" if trees else "empty")
-    tree = trees[0]
-    if isinstance(tree, exp.Command):
-        return StatementKind(False, f"{str(tree.this).upper()} statement")
-    if not isinstance(tree, (exp.Query, exp.Pivot)):
-        return StatementKind(False, f"{_statement_name(tree)} statement")
-    for node in tree.walk():
-        for kind, name in _WRITES:
-            if isinstance(node, kind):
-                return StatementKind(False, f"contains a {name} statement")
-        if isinstance(node, exp.Command):
-            return StatementKind(False, f"contains a {str(node.this).upper()} statement")
-        if isinstance(node, exp.Table):
-            reason = _table_source_problem(node)
-            if reason:
-                return StatementKind(False, reason)
+        check_statement(sql, dialect)
+    except GuardError as refusal:
+        return StatementKind(False, _reason(sql, refusal, dialect))
     return StatementKind(True)
 
 
-def _statement_name(tree: exp.Expression) -> str:
-    for kind, name in _WRITES:
-        if isinstance(tree, kind):
-            return name
-    return tree.key.upper()
+def _reason(sql: str, refusal: GuardError, dialect: str) -> str:
+    details = refusal.details
+    if "statement" in details:
+        return f"{details['statement']} statement"
+    if "statements" in details:
+        return f"{details['statements']} statements"
+    if "path" in details:
+        path = str(details["path"])
+        return f"reads the {'URL' if '://' in path else 'file'} {path!r}"
+    if "function" in details:
+        name = str(details["function"])
+        return f"reads {_what_it_reads(sql, name, dialect)} through {name}()"
+    if refusal.code in ("sql.parse_error", "sql.too_complex"):
+        return f"cannot be parsed ({refusal.message})"
+    return refusal.message
 
 
-def _table_source_problem(table: exp.Table) -> str:
-    """Why a FROM item is not a plain table: a table function, a file or a URL."""
-    source = table.this
-    if isinstance(source, _VALUE_TABLE_FUNCTIONS):
-        return ""
-    if isinstance(source, exp.Func):
-        name = source.sql_name() if not isinstance(source, exp.Anonymous) else str(source.this)
-        literal = next((lit.this for lit in source.find_all(exp.Literal) if lit.is_string), "")
-        what = "a URL" if "://" in literal else "a file" if literal else "a table function"
-        return f"reads {what} through {name.lower()}()"
-    if isinstance(source, exp.Identifier) and source.quoted:
-        name = source.this
-        if any(mark in name for mark in _PATH_MARKS):
-            return f"reads the {'URL' if '://' in name else 'file'} {name!r}"
-    return ""
+def _what_it_reads(sql: str, function: str, dialect: str) -> str:
+    """"a URL" or "a file" when the table function is given one as a string, else what it is."""
+    tree = parse_one(sql, dialect)
+    calls = [] if tree is None else [
+        node for node in tree.find_all(exp.Func) if function_name(node) == function]
+    literal = next((lit.this for call in calls for lit in call.find_all(exp.Literal)
+                    if lit.is_string), "")
+    return "a URL" if "://" in literal else "a file" if literal else "a table function"
 
 
 def tables_read(sql: str | exp.Expression, dialect: str = DIALECT) -> list[str]:

@@ -33,12 +33,18 @@ from skipper.policy import Access, Policy
 
 Rule = Callable[[exp.Expression, GuardContext], exp.Expression]
 
-RULES: tuple[Rule, ...] = (
+STATEMENT_RULES: tuple[Rule, ...] = (
     single_statement,
     read_only,
     drop_comments,
     select_from_relation,
     no_table_functions,
+)
+"""The rules about what the statement is, whatever the catalog: one read query that writes,
+configures and commands nothing and reads no table function, file or URL."""
+
+RULES: tuple[Rule, ...] = (
+    *STATEMENT_RULES,
     catalog_tables_only,
     allowed_functions,
     qualify_columns,
@@ -193,23 +199,8 @@ class Guard:
 
     def _check(self, sql: str, user: str | None, access: Access) -> GuardedQuery:
         ctx = self.context(sql, user, access)
-        try:
-            ctx.statements = parse_statements(
-                sql, self.dialect, max_chars=self.max_sql_chars, max_depth=self.max_depth
-            )
-            tree = ctx.statements[0]
-            for rule in self.rules:
-                tree = rule(tree, ctx)
-            text = tree.sql(dialect=self.dialect)
-        except GuardError:
-            raise
-        except RecursionError:
-            raise too_deep_error() from None
-        except Exception as error:  # fail closed: what the guard cannot analyse does not run
-            raise ParseError(
-                f"the guard could not analyse this query ({type(error).__name__}); "
-                "rewrite it more plainly"
-            ) from None
+        tree, text = run_rules(ctx, self.rules, max_chars=self.max_sql_chars,
+                               max_depth=self.max_depth)
         if not isinstance(tree, exp.Query):
             raise NotReadOnlyError("only read queries are allowed (SELECT, WITH, FROM ...)")
         return GuardedQuery(
@@ -223,3 +214,35 @@ class Guard:
             groups=list(access.principal.groups),
             policies=ctx.policies,
         )
+
+
+def run_rules(ctx: GuardContext, rules: tuple[Rule, ...], *, max_chars: int = MAX_SQL_CHARS,
+              max_depth: int = MAX_DEPTH) -> tuple[exp.Expression, str]:
+    """Parse ``ctx.sql_text`` and run ``rules`` on its first statement: the tree and its SQL,
+    or a GuardError. Fails closed: what the rules cannot analyse is a ParseError."""
+    try:
+        ctx.statements = parse_statements(ctx.sql_text, ctx.dialect, max_chars=max_chars,
+                                          max_depth=max_depth)
+        tree = ctx.statements[0]
+        for rule in rules:
+            tree = rule(tree, ctx)
+        return tree, tree.sql(dialect=ctx.dialect)
+    except GuardError:
+        raise
+    except RecursionError:
+        raise too_deep_error() from None
+    except Exception as error:  # fail closed: what the guard cannot analyse does not run
+        raise ParseError(
+            f"the guard could not analyse this query ({type(error).__name__}); "
+            "rewrite it more plainly"
+        ) from None
+
+
+def check_statement(sql: str, dialect: str = "duckdb") -> exp.Expression:
+    """The one read statement in ``sql`` as the guard's catalog-free rules
+    (``STATEMENT_RULES``) leave it, or the GuardError they raise: whether a statement is one a
+    read-only agent must refuse, asked without a catalog (the evals ask it of gold SQL)."""
+    ctx = GuardContext(catalog=Catalog([]), dialect=dialect,
+                       schema=MappingSchema(dialect=dialect), sql_text=sql)
+    tree, _ = run_rules(ctx, STATEMENT_RULES)
+    return tree
