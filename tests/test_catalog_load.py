@@ -163,3 +163,26 @@ def test_the_json_schema_rejects_what_the_loader_rejects() -> None:
         {"tables": [{"name": "t", "columns": [{"name": "a"}], "sampling": {"rate": 2}}]},
     ):
         assert list(validator.iter_errors(bad)), bad
+
+
+def test_a_restricted_catalog_leaves_out_what_needs_hidden_tables() -> None:
+    catalog = Catalog.load(ROOT / "catalog")
+    accounts = catalog.table("accounts")
+    slim = accounts.model_copy(update={"columns": [c for c in accounts.columns
+                                                   if c.name != "email"]})
+    view = catalog.restricted([slim, catalog.table("billing_usage")])
+    assert [t.name for t in view.tables] == ["accounts", "billing_usage"]
+    assert view.find_table("domains") is None
+    assert view.table("accounts").column("email") is None
+    assert [r.table for r in view.table("accounts").relationships] == ["billing_usage"]
+    assert {m.table for m in view.metrics} == {"accounts", "billing_usage"}
+    assert all(view.find_metric(m.name) is m for m in view.metrics)
+    assert all(view.find_metric(m.name) is None for m in catalog.metrics
+               if m.table not in {"accounts", "billing_usage"})
+    assert len(view.verified_queries) < len(catalog.verified_queries)
+    assert view.version == catalog.version
+    # The catalog itself is untouched.
+    assert catalog.find_table("domains") is not None
+    assert catalog.table("accounts").column("email") is not None
+    assert [r.table for r in catalog.table("accounts").relationships] == [
+        "domains", "billing_usage", "support_tickets"]

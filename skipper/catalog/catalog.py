@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -177,6 +178,33 @@ class Catalog:
                     frontier.append(parent)
         return seen
 
+    def restricted(self, tables: Sequence[Table]) -> Catalog:
+        """This catalog as someone who may read only ``tables`` sees it (each as given, so a
+        policy may hide columns): relationships to other tables, and metrics, dimensions,
+        segments, verified queries and glossary terms that need other tables, are left out.
+        Sources, policies and the version stay the catalog's own."""
+        view = copy.copy(self)
+        visible = {table.name.lower() for table in tables}
+        view.tables = [
+            table.model_copy(update={"relationships": [
+                r for r in table.relationships if r.table.lower() in visible]})
+            for table in tables
+        ]
+        view.metrics = [m for m in self.metrics if m.table.lower() in visible]
+        view.dimensions = [d for d in self.dimensions if d.table.lower() in visible]
+        view.segments = [s for s in self.segments if s.table.lower() in visible]
+        view.verified_queries = [
+            q for q in self.verified_queries if _reads_only(q.sql, visible, self.dialect)]
+        view._tables = {t.name.lower(): t for t in view.tables}
+        view._metrics = {m.name.lower(): m for m in view.metrics}
+        view._dimensions = {d.name.lower(): d for d in view.dimensions}
+        view._segments = {s.name.lower(): s for s in view.segments}
+        known = visible | set(view._metrics) | set(view._dimensions) | set(view._segments)
+        view.glossary = [g for g in self.glossary
+                         if all(name.lower() in known for name in g.refers_to)]
+        view._schema = None
+        return view
+
     def summary(self) -> dict[str, int]:
         return {
             "sources": len(self.sources),
@@ -319,3 +347,14 @@ class Catalog:
             message = str(error).strip().splitlines()[0] if str(error).strip() else "invalid SQL"
             message = message.split(". Line:")[0]
             raise _fail(entry, message, field, code="catalog.bad_sql") from None
+
+
+def _reads_only(sql: str, visible: set[str], dialect: str) -> bool:
+    """Whether ``sql`` reads no table outside ``visible`` (CTEs aside)."""
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except SqlglotError:
+        return False
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    return all(t.name.lower() in visible or t.name.lower() in ctes
+               for t in tree.find_all(exp.Table))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 import secrets
@@ -245,34 +244,4 @@ def _view(catalog: Catalog, tables: dict[str, TablePolicy]) -> Catalog:
     """The catalog as one principal sees it (the catalog itself when everything is visible)."""
     if len(tables) == len(catalog.tables) and all(not p.hidden for p in tables.values()):
         return catalog
-    view = copy.copy(catalog)
-    visible = set(tables)
-    view.tables = [
-        p.table.model_copy(update={"relationships": [
-            r for r in p.table.relationships if r.table.lower() in visible
-        ]})
-        for p in tables.values()
-    ]
-    view._tables = {t.name.lower(): t for t in view.tables}  # noqa: SLF001 - the view's own index
-    view.metrics = [m for m in catalog.metrics if m.table.lower() in visible]
-    view._metrics = {m.name.lower(): m for m in view.metrics}  # noqa: SLF001
-    view.dimensions = [d for d in catalog.dimensions if d.table.lower() in visible]
-    view._dimensions = {d.name.lower(): d for d in view.dimensions}  # noqa: SLF001
-    view.segments = [s for s in catalog.segments if s.table.lower() in visible]
-    view._segments = {s.name.lower(): s for s in view.segments}  # noqa: SLF001
-    view.verified_queries = [
-        q for q in catalog.verified_queries if _reads_only(q.sql, visible, catalog)
-    ]
-    known = visible | set(view._metrics) | set(view._dimensions) | set(view._segments)  # noqa: SLF001
-    view.glossary = [g for g in catalog.glossary if all(r.lower() in known for r in g.refers_to)]
-    return view
-
-
-def _reads_only(sql: str, visible: set[str], catalog: Catalog) -> bool:
-    try:
-        tree = sqlglot.parse_one(sql, read=catalog.dialect)
-    except sqlglot.errors.SqlglotError:
-        return False
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    names = [t.name.lower() for t in tree.find_all(exp.Table)]
-    return all(name in visible or name in ctes for name in names)
+    return catalog.restricted([p.table for p in tables.values()])
