@@ -43,6 +43,7 @@ class YamlDocument:
 
     def __init__(self, text: str) -> None:
         self.lines: dict[Key, int] = {}
+        self._fields: dict[Key, dict[str, int]] | None = None
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
@@ -78,6 +79,16 @@ class YamlDocument:
             if line is not None:
                 return line
         return None
+
+    def fields_of(self, path: Key) -> dict[str, int]:
+        """The line of each key (or item index, as text) directly under ``path``."""
+        if self._fields is None:
+            fields: dict[Key, dict[str, int]] = {}
+            for key, line in self.lines.items():
+                if key:
+                    fields.setdefault(key[:-1], {})[str(key[-1])] = line
+            self._fields = fields
+        return self._fields.get(path, {})
 
 
 def dotted(path: Key) -> str:

@@ -49,12 +49,7 @@ def load_file(path: Path, dialect: str | None = None) -> CatalogFile:
 def _locate(model: BaseModel, document: YamlDocument, file: str, path: Key) -> None:
     """Record on every entry the file, line and field path it came from."""
     if isinstance(model, Entry):
-        field_lines = {
-            str(key[-1]): line
-            for key, line in document.lines.items()
-            if len(key) == len(path) + 1 and key[: len(path)] == path
-        }
-        model.locate(file, document.line_of(path), dotted(path), field_lines)
+        model.locate(file, document.line_of(path), dotted(path), document.fields_of(path))
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
         key = field.alias or name
