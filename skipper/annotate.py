@@ -66,7 +66,10 @@ def annotate(
         measured = freshness.get(name)
         if measured is None or not measured.stale:
             continue
-        if measured.last is None:
+        if measured.error:
+            caveats.append(f"{name}'s freshness could not be measured ({measured.error}); "
+                           "check its freshness settings in the catalog against the database.")
+        elif measured.last is None:
             caveats.append(f"{name} has no data yet, so its freshness cannot be checked.")
         else:
             caveats.append(

@@ -178,10 +178,10 @@ class Skipper:
             self._audit_failure(text, error, "refused", context, started)
             raise
         guarded_at = time.perf_counter()
+        # Measured (or read from its cache) before the query starts: the engine runs one
+        # query at a time, and a measurement is a query.
+        freshness = self.freshness.check(guarded.tables)
         try:
-            # Measured (or read from its cache) before the query starts: the engine runs one
-            # query at a time, and a measurement is a query.
-            freshness = self.freshness.check(guarded.tables)
             with self.engine.submit(guarded.sql, max_rows=self.max_rows,
                                     timeout_s=self.timeout_s) as pending:
                 # While the engine runs the query (in its worker process), do all that needs no

@@ -14,6 +14,7 @@ from skipper.catalog import Catalog, Table
 from skipper.catalog.models import format_duration
 from skipper.clock import Clock
 from skipper.engine import Engine
+from skipper.errors import EngineError
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class TableFreshness:
     sla: timedelta
     stale: bool
     measured_at: datetime
+    error: str | None = None  # why it could not be measured (then last and lag are None)
 
     @property
     def age(self) -> str:
@@ -43,6 +45,7 @@ class TableFreshness:
             "sla": format_duration(self.sla),
             "stale": self.stale,
             "measured_at": self.measured_at.isoformat(timespec="seconds"),
+            **({"error": self.error} if self.error else {}),
         }
 
 
@@ -104,10 +107,23 @@ class FreshnessMonitor:
             cached = self._cache.get(table.name)
             if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
                 return cached[1]
-        measured = self._measure(table)
+        try:
+            measured = self._measure(table)
+        except EngineError as error:
+            # The answer does not depend on it: say it could not be measured (cached like a
+            # figure, so a measurement that times out is not retried on every answer).
+            measured = self._unmeasured(table, f"{error.code}: {error.message}")
         with self._lock:
             self._cache[table.name] = (time.monotonic(), measured)
         return measured
+
+    def _unmeasured(self, table: Table, error: str) -> TableFreshness:
+        freshness = table.freshness
+        assert freshness is not None
+        return TableFreshness(table=table.name,
+                              method="column" if freshness.column else "load_log",
+                              last=None, lag=None, sla=freshness.sla, stale=True,
+                              measured_at=self.clock.now(), error=error)
 
     def _measure(self, table: Table) -> TableFreshness:
         freshness = table.freshness
