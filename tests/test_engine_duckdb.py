@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 from skipper.engine import Engine
+from skipper.engine._worker import Channel
 from skipper.engine.duckdb import DuckDBEngine, parse_bytes
 from skipper.errors import ConfigError, DatabaseNotFoundError, EngineError, QueryTimeoutError
 from skipper.fingerprint import hash_result
@@ -316,3 +318,27 @@ def test_worker_memory_is_bounded(database: Path) -> None:
             engine.execute("SELECT list_sum(range(400000000)) AS s", timeout_s=20)
         assert caught.value.code == "engine.out_of_memory"
         assert engine.execute("SELECT 5 AS n").table.to_pylist() == [{"n": 5}]
+
+
+# ---- the worker's channel ---------------------------------------------------------------
+
+def test_channel_keeps_messages_apart_whatever_the_reads() -> None:
+    """Small messages arrive several to a read, big ones over many reads; each comes out
+    whole and in order, and a deadline or a closed end is reported, not waited out."""
+    ours, theirs = socket.socketpair()
+    sender, receiver = Channel(theirs), Channel(ours)
+    sizes = [1, 5, 0, 70_000, 3, 65_535, 65_536, 200_001, 8]
+    messages = [os.urandom(size) for size in sizes]
+    for message in messages[:3]:
+        sender.send(message)  # three small ones, likely one read
+    thread = threading.Thread(target=lambda: [sender.send(m) for m in messages[3:]])
+    thread.start()
+    received = [bytes(receiver.receive(time.monotonic() + 10)) for _ in messages]
+    thread.join()
+    assert received == messages
+    with pytest.raises(TimeoutError):
+        receiver.receive(time.monotonic() + 0.05)
+    sender.close()
+    with pytest.raises(EOFError):
+        receiver.receive(time.monotonic() + 1)
+    receiver.close()

@@ -32,6 +32,7 @@ STARTUP_TIMEOUT_S = 60.0
 
 _LENGTH = struct.Struct(">Q")  # a message
 _HEADER = struct.Struct(">I")  # a frame's JSON header
+_READ_AHEAD = 65536  # bytes one read may bring of a small message and what follows it
 
 
 # ---- the child --------------------------------------------------------------------------
@@ -147,15 +148,17 @@ def unframe(message: memoryview) -> tuple[dict[str, Any], pa.Table | None]:
 
 class Channel:
     """Length-prefixed messages over a connected stream socket, with an optional deadline on
-    receiving. It runs twice per query, so it reads straight into one buffer per message
+    receiving. It runs for every query, so a small message (its length and body, often the
+    next message too) comes in with one read, and a large one straight into its own buffer
     (``multiprocessing.connection`` builds a selector per poll and a BytesIO per read)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self._spare = b""  # read past the last message: the start of the next
 
     def send(self, message: bytes | pa.Buffer) -> None:
         size = len(message)
-        if size < 65536:
+        if size < _READ_AHEAD:
             self.sock.sendall(_LENGTH.pack(size) + bytes(message))
         else:  # no copy of big results
             self.sock.sendall(_LENGTH.pack(size))
@@ -164,28 +167,44 @@ class Channel:
     def receive(self, deadline: float | None = None) -> memoryview:
         """The next message. TimeoutError past ``deadline`` (time.monotonic()), EOFError when
         the other end has closed."""
-        (size,) = _LENGTH.unpack(self._read(_LENGTH.size, deadline))
-        return self._read(size, deadline)
+        (size,) = _LENGTH.unpack(self._take(_LENGTH.size, deadline))
+        return self._take(size, deadline)
 
     def close(self) -> None:
         self.sock.close()
 
-    def _read(self, size: int, deadline: float | None) -> memoryview:
+    def _take(self, size: int, deadline: float | None) -> memoryview:
+        """The next ``size`` bytes of the stream."""
+        if len(self._spare) >= size:
+            taken, self._spare = self._spare[:size], self._spare[size:]
+            return memoryview(taken)
         view = memoryview(bytearray(size))
-        got = 0
+        got = len(self._spare)
+        view[:got] = self._spare
+        self._spare = b""
         while got < size:
-            if deadline is None:
-                self.sock.settimeout(None)
+            self._wait(deadline)
+            if size - got < _READ_AHEAD:
+                chunk = self.sock.recv(_READ_AHEAD)
+                used = min(len(chunk), size - got)
+                view[got:got + used] = chunk[:used]
+                self._spare = chunk[used:]
             else:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                self.sock.settimeout(left)
-            count = self.sock.recv_into(view[got:])
-            if count == 0:
+                chunk = b""
+                used = self.sock.recv_into(view[got:])
+            if not used and not chunk:
                 raise EOFError
-            got += count
+            got += used
         return view
+
+    def _wait(self, deadline: float | None) -> None:
+        if deadline is None:
+            self.sock.settimeout(None)
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        self.sock.settimeout(left)
 
 
 def _error_payload(error: SkipperError) -> dict[str, Any]:
