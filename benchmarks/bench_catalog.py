@@ -11,16 +11,17 @@ of the same file. The ratio should stay flat as the catalog grows: loading is li
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from timing import median_ms  # noqa: E402
 
 from skipper.catalog import Catalog  # noqa: E402
 
@@ -42,13 +43,6 @@ def write_catalog(directory: Path, tables: int, columns: int) -> Path:
     return path
 
 
-def median_s(action: object, repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()  # type: ignore[operator]
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def main() -> None:
@@ -63,8 +57,8 @@ def main() -> None:
     for tables in args.tables:
         path = write_catalog(workdir, tables, args.columns)
         text = (path / "tables.yaml").read_text(encoding="utf-8")
-        baseline = median_s(lambda text=text: yaml.load(text, Loader=loader), args.repeats)
-        loaded = median_s(lambda path=path: Catalog.load(path), args.repeats)
+        baseline = median_ms(lambda text=text: yaml.load(text, Loader=loader), args.repeats) / 1000
+        loaded = median_ms(lambda path=path: Catalog.load(path), args.repeats) / 1000
         print(f"{tables:>7} {text.count(chr(10)):>8} {baseline:>12.3f} {loaded:>15.3f} "
               f"{loaded / baseline:>6.1f}")
 

@@ -16,7 +16,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
@@ -24,6 +23,9 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from timing import median_ms  # noqa: E402
 
 from skipper.catalog import Catalog  # noqa: E402
 from skipper.demo import build_demo  # noqa: E402
@@ -49,13 +51,6 @@ def corpus() -> list[tuple[str, str]]:
     return cases
 
 
-def median_ms(run: object, repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()  # type: ignore[operator]
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
 
 
 def main() -> None:

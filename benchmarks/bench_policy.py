@@ -18,7 +18,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
@@ -26,6 +25,9 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from timing import median_ms  # noqa: E402
 
 from skipper.catalog import Catalog  # noqa: E402
 from skipper.demo import build_demo  # noqa: E402
@@ -58,13 +60,6 @@ CASES: list[tuple[str, str, str]] = [
 ]
 
 
-def median_ms(action: object, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()  # type: ignore[operator]
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:
