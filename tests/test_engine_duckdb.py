@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 from skipper.engine import Engine
-from skipper.engine._worker import Channel
+from skipper.engine._worker import Channel, attempt, frame, rebuild_error, unframe
 from skipper.engine.duckdb import DuckDBEngine, parse_bytes
 from skipper.errors import ConfigError, DatabaseNotFoundError, EngineError, QueryTimeoutError
 from skipper.fingerprint import hash_result
@@ -342,3 +342,21 @@ def test_channel_keeps_messages_apart_whatever_the_reads() -> None:
     with pytest.raises(EOFError):
         receiver.receive(time.monotonic() + 1)
     receiver.close()
+
+
+def test_whatever_fails_in_the_worker_is_answered_as_an_error() -> None:
+    """The worker answers every request: a failure becomes an error header the parent turns
+    back into the same typed error (the worker never leaves the parent waiting)."""
+    def refuse() -> None:
+        raise EngineError("no", code="engine.refused", statement_type="SET")
+
+    assert attempt(lambda: 42) == (42, None)
+    for call, code in ((refuse, "engine.refused"), (lambda: 1 / 0, "engine.error"),
+                       (lambda: bytearray(2**62), "engine.out_of_memory")):
+        value, failure = attempt(call)
+        assert value is None and failure is not None
+        header, table = unframe(memoryview(frame(failure).to_pybytes()))
+        assert table is None and header["ok"] is False
+        error = rebuild_error(header["error"])
+        assert isinstance(error, EngineError) and error.code == code
+    assert rebuild_error(attempt(refuse)[1]["error"]).details == {"statement_type": "SET"}

@@ -74,9 +74,9 @@ def serve(fd: int, settings: dict[str, Any]) -> None:
         if op == "execute":
             execute(sandbox, request, channel)
         elif op == "introspect":
-            header, _ = attempt(lambda: {"ok": True, "tables": [
+            tables, failure = attempt(lambda: {"ok": True, "tables": [
                 asdict(table) for table in introspect(sandbox.con)]})
-            channel.send(frame(header))
+            channel.send(frame(failure or tables))
         else:
             unknown = EngineError(f"unknown worker request {op!r}", code="engine.invalid_request")
             channel.send(frame({"ok": False, "error": _error_payload(unknown)}))
