@@ -43,8 +43,6 @@ def write_catalog(directory: Path, tables: int, columns: int) -> Path:
     return path
 
 
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", type=int, nargs="+", default=[500, 2000])

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -27,12 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from demo_queries import ANALYTIC_QUERIES  # noqa: E402
+from demo_queries import ANALYTIC_QUERIES, demo_lake  # noqa: E402
 
-from skipper.demo import build_demo  # noqa: E402
 from skipper.engine.duckdb import DuckDBEngine  # noqa: E402
 
-AS_OF = date(2026, 6, 30)
 MAX_ROWS = 1000
 
 QUERIES = {
@@ -51,11 +48,7 @@ def timed(run: Callable[[str], object], sql: str) -> float:
 
 
 def bench_scale(scale: int, repeats: int, workdir: Path) -> None:
-    database = workdir / f"town_lake_s{scale}.duckdb"
-    if not database.exists():
-        started = time.perf_counter()
-        build_demo(database, as_of=AS_OF, scale=scale)
-        print(f"built scale {scale} in {time.perf_counter() - started:.1f}s", flush=True)
+    database = demo_lake(workdir, scale)
     raw = duckdb.connect(str(database), read_only=True, config={"threads": 2})
     started = time.perf_counter()
     process = DuckDBEngine(database, isolation="process")

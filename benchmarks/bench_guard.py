@@ -16,7 +16,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -25,13 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from demo_queries import demo_lake  # noqa: E402
 from timing import median_ms  # noqa: E402
 
 from skipper.catalog import Catalog  # noqa: E402
-from skipper.demo import build_demo  # noqa: E402
 from skipper.guard import Guard  # noqa: E402
-
-AS_OF = date(2026, 6, 30)
 
 
 def corpus() -> list[tuple[str, str]]:
@@ -51,19 +48,14 @@ def corpus() -> list[tuple[str, str]]:
     return cases
 
 
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.gettempdir()) / "skipper-bench"
-    workdir.mkdir(parents=True, exist_ok=True)
-    database = workdir / f"town_lake_s{args.scale}.duckdb"
-    if not database.exists():
-        build_demo(database, as_of=AS_OF, scale=args.scale)
+    database = demo_lake(args.workdir or Path(tempfile.gettempdir()) / "skipper-bench",
+                         args.scale)
 
     catalog = Catalog.load(ROOT / "catalog")
     uncached = Guard(catalog, database=database.stem, cache_size=0)

@@ -18,7 +18,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -27,13 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from demo_queries import demo_lake  # noqa: E402
 from timing import median_ms  # noqa: E402
 
 from skipper.catalog import Catalog  # noqa: E402
-from skipper.demo import build_demo  # noqa: E402
 from skipper.guard import Guard  # noqa: E402
 
-AS_OF = date(2026, 6, 30)
 EU = "account_id IN (SELECT account_id FROM accounts WHERE region = 'EU')"
 
 CASES: list[tuple[str, str, str]] = [
@@ -60,18 +58,14 @@ CASES: list[tuple[str, str, str]] = [
 ]
 
 
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="skipper-bench-policy-"))
-    database = workdir / f"town_lake_{args.scale}.duckdb"
-    if not database.exists():
-        build_demo(database, as_of=AS_OF, scale=args.scale)
+    database = demo_lake(args.workdir or Path(tempfile.mkdtemp(prefix="skipper-bench-policy-")),
+                         args.scale)
     catalog = Catalog.load(ROOT / "catalog")
     guard = Guard(catalog, database=database.stem, cache_size=0)
     raw = duckdb.connect(str(database), read_only=True)

@@ -18,7 +18,6 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -28,13 +27,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from demo_queries import ANALYTIC_QUERIES as QUERIES  # noqa: E402
+from demo_queries import AS_OF, demo_lake  # noqa: E402
 
 from skipper import Skipper  # noqa: E402
 from skipper.app import AUDIT_FSYNC_WINDOW_S  # noqa: E402
 from skipper.audit import AuditLog  # noqa: E402
-from skipper.demo import build_demo  # noqa: E402
-
-AS_OF = date(2026, 6, 30)
 
 
 def median_ms(samples: list[float]) -> float:
@@ -42,11 +39,7 @@ def median_ms(samples: list[float]) -> float:
 
 
 def bench_scale(scale: int, args: argparse.Namespace, workdir: Path) -> list[dict[str, float]]:
-    database = workdir / f"town_lake_s{scale}.duckdb"
-    if not database.exists():
-        started = time.perf_counter()
-        build_demo(database, as_of=AS_OF, scale=scale)
-        print(f"built scale {scale} in {time.perf_counter() - started:.1f}s", flush=True)
+    database = demo_lake(workdir, scale)
     rows = []
     baseline = database
     if args.isolation == "thread":

@@ -1,4 +1,28 @@
-"""Analytic queries over the Town Lake demo that the benchmarks time against raw DuckDB."""
+"""The Town Lake demo as the benchmarks use it: one lake per scale, built on first use, and the
+analytic queries they time against raw DuckDB."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+from skipper.demo import build_demo
+
+AS_OF = date(2026, 6, 30)
+
+
+def demo_lake(workdir: Path, scale: int) -> Path:
+    """The demo lake at ``scale`` in ``workdir`` (every benchmark finds the same file there),
+    built now if it is missing."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    database = workdir / f"town_lake_s{scale}.duckdb"
+    if not database.exists():
+        started = time.perf_counter()
+        build_demo(database, as_of=AS_OF, scale=scale)
+        print(f"built scale {scale} in {time.perf_counter() - started:.1f}s", flush=True)
+    return database
+
 
 ANALYTIC_QUERIES = {
     "spend_by_plan_region": """
