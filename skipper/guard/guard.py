@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable
 from threading import Lock
@@ -242,7 +243,13 @@ def check_statement(sql: str, dialect: str = "duckdb") -> exp.Expression:
     """The one read statement in ``sql`` as the guard's catalog-free rules
     (``STATEMENT_RULES``) leave it, or the GuardError they raise: whether a statement is one a
     read-only agent must refuse, asked without a catalog (the evals ask it of gold SQL)."""
-    ctx = GuardContext(catalog=Catalog([]), dialect=dialect,
+    ctx = GuardContext(catalog=_no_catalog(), dialect=dialect,
                        schema=MappingSchema(dialect=dialect), sql_text=sql)
     tree, _ = run_rules(ctx, STATEMENT_RULES)
     return tree
+
+
+@functools.cache
+def _no_catalog() -> Catalog:
+    """The empty catalog the statement rules run against (they never read it)."""
+    return Catalog([])
