@@ -32,6 +32,7 @@ from skipper.catalog.models import (
     VerifiedQuery,
 )
 from skipper.errors import CatalogError
+from skipper.identifiers import fold
 
 
 def _fail(
@@ -93,7 +94,7 @@ class Catalog:
     def _index(entries: Iterable[Any], kind: str) -> dict[str, Any]:
         index: dict[str, Any] = {}
         for entry in entries:
-            key = entry.name.lower()
+            key = fold(entry.name)
             if key in index:
                 first_file, first_line, _ = index[key].origin
                 raise _fail(
@@ -113,7 +114,7 @@ class Catalog:
 
     # ---- lookups -------------------------------------------------------------------------
     def find_table(self, name: str) -> Table | None:
-        return self._tables.get(name.lower())
+        return self._tables.get(fold(name))
 
     def table(self, name: str) -> Table:
         found = self.find_table(name)
@@ -122,13 +123,13 @@ class Catalog:
         return found
 
     def find_user(self, name: str) -> User | None:
-        return self._users.get(name.lower())
+        return self._users.get(fold(name))
 
     def find_group(self, name: str) -> Group | None:
-        return self._groups.get(name.lower())
+        return self._groups.get(fold(name))
 
     def find_classification(self, name: str) -> Classification | None:
-        return self._classifications.get(name.lower())
+        return self._classifications.get(fold(name))
 
     @property
     def governed(self) -> bool:
@@ -136,13 +137,13 @@ class Catalog:
         return bool(self.users or self.groups)
 
     def find_metric(self, name: str) -> Metric | None:
-        return self._metrics.get(name.lower())
+        return self._metrics.get(fold(name))
 
     def find_dimension(self, name: str) -> Dimension | None:
-        return self._dimensions.get(name.lower())
+        return self._dimensions.get(fold(name))
 
     def find_segment(self, name: str) -> Segment | None:
-        return self._segments.get(name.lower())
+        return self._segments.get(fold(name))
 
     def tables_of(self, name: str) -> list[str]:
         """The table a catalog name stands for: the table itself, or the table of the metric,
@@ -184,24 +185,24 @@ class Catalog:
         segments, verified queries and glossary terms that need other tables, are left out.
         Sources, policies and the version stay the catalog's own."""
         view = copy.copy(self)
-        visible = {table.name.lower() for table in tables}
+        visible = {fold(table.name) for table in tables}
         view.tables = [
             table.model_copy(update={"relationships": [
-                r for r in table.relationships if r.table.lower() in visible]})
+                r for r in table.relationships if fold(r.table) in visible]})
             for table in tables
         ]
-        view.metrics = [m for m in self.metrics if m.table.lower() in visible]
-        view.dimensions = [d for d in self.dimensions if d.table.lower() in visible]
-        view.segments = [s for s in self.segments if s.table.lower() in visible]
+        view.metrics = [m for m in self.metrics if fold(m.table) in visible]
+        view.dimensions = [d for d in self.dimensions if fold(d.table) in visible]
+        view.segments = [s for s in self.segments if fold(s.table) in visible]
         view.verified_queries = [
             q for q in self.verified_queries if _reads_only(q.sql, visible, self.dialect)]
-        view._tables = {t.name.lower(): t for t in view.tables}
-        view._metrics = {m.name.lower(): m for m in view.metrics}
-        view._dimensions = {d.name.lower(): d for d in view.dimensions}
-        view._segments = {s.name.lower(): s for s in view.segments}
+        view._tables = {fold(t.name): t for t in view.tables}
+        view._metrics = {fold(m.name): m for m in view.metrics}
+        view._dimensions = {fold(d.name): d for d in view.dimensions}
+        view._segments = {fold(s.name): s for s in view.segments}
         known = visible | set(view._metrics) | set(view._dimensions) | set(view._segments)
         view.glossary = [g for g in self.glossary
-                         if all(name.lower() in known for name in g.refers_to)]
+                         if all(fold(name) in known for name in g.refers_to)]
         view._schema = None
         return view
 
@@ -244,7 +245,7 @@ class Catalog:
         known = set(self._tables) | set(self._metrics) | set(self._dimensions) | set(self._segments)
         for term in self.glossary:
             for i, ref in enumerate(term.refers_to):
-                if ref.lower() not in known:
+                if fold(ref) not in known:
                     raise _fail(
                         term,
                         f"refers to {ref!r}, which the catalog does not declare",
@@ -278,9 +279,9 @@ class Catalog:
                                 ".where")
 
     def _check_table(self, table: Table) -> None:
-        if table.source and self._sources and table.source.lower() not in self._sources:
+        if table.source and self._sources and fold(table.source) not in self._sources:
             raise _fail(table, f"unknown source {table.source!r}", ".source")
-        columns = [c.name.lower() for c in table.columns]
+        columns = [fold(c.name) for c in table.columns]
         if len(set(columns)) != len(columns):
             duplicate = next(c for c in columns if columns.count(c) > 1)
             raise _fail(table, f"column {duplicate!r} is declared twice", ".columns")
@@ -329,9 +330,9 @@ class Catalog:
         """Every table and column a catalog SQL snippet names must be in the catalog."""
         try:
             tree = sqlglot.parse_one(sql, read=self.dialect)
-            ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+            ctes = {fold(cte.alias_or_name) for cte in tree.find_all(exp.CTE)}
             for table_ref in tree.find_all(exp.Table):
-                if table_ref.name.lower() not in ctes:
+                if fold(table_ref.name) not in ctes:
                     self._require_table(entry, table_ref.name, field)
             qualify(
                 tree,
@@ -355,6 +356,6 @@ def _reads_only(sql: str, visible: set[str], dialect: str) -> bool:
         tree = sqlglot.parse_one(sql, read=dialect)
     except SqlglotError:
         return False
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    return all(t.name.lower() in visible or t.name.lower() in ctes
+    ctes = {fold(cte.alias_or_name) for cte in tree.find_all(exp.CTE)}
+    return all(fold(t.name) in visible or fold(t.name) in ctes
                for t in tree.find_all(exp.Table))

@@ -16,6 +16,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
 
 from skipper.catalog import Table
 from skipper.guard.context import GuardContext
+from skipper.identifiers import fold
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class _Scope:
 
 def _catalog_table(source: exp.Table, ctx: GuardContext) -> Table | None:
     """The catalog table a source names; None for a CTE (an unqualified name the query defines)."""
-    if source.name.lower() in ctx.cte_names and not source.args.get("db"):
+    if fold(source.name) in ctx.cte_names and not source.args.get("db"):
         return None
     return ctx.catalog.find_table(source.name)
 

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from skipper.errors import PolicyError
 from skipper.guard.context import GuardContext
+from skipper.identifiers import fold
 from skipper.policy.access import TablePolicy
 from skipper.policy.masks import mask_expression
 
@@ -51,7 +52,7 @@ def apply_policies(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
             raise PolicyError("the query could not be governed; rewrite it more plainly",
                               code="policy.not_applied", table=ref.table.name)
         _replace(ref.node, policy)
-        applied.add(policy.table.name.lower())
+        applied.add(fold(policy.table.name))
     for name in sorted(applied):
         ctx.policies.extend(_describe(access.tables[name]))
     return tree
@@ -82,7 +83,7 @@ def _sorted_by_projection(node: exp.Expr) -> str | None:
     select = projection.parent
     if not isinstance(select, exp.Select) or projection not in select.expressions:
         return None
-    name = projection.alias_or_name.lower()
+    name = fold(projection.alias_or_name)
     position = select.expressions.index(projection) + 1
     for key in ("order", "group", "having", "qualify", "distinct"):
         clause = select.args.get(key)
@@ -93,7 +94,7 @@ def _sorted_by_projection(node: exp.Expr) -> str | None:
         ):
             return f"{_CLAUSE_NAMES.get(clause.key, clause.key.upper())} ALL"
         for found in clause.find_all(exp.Column, exp.Literal):
-            if isinstance(found, exp.Column) and not found.table and found.name.lower() == name:
+            if isinstance(found, exp.Column) and not found.table and fold(found.name) == name:
                 return _CLAUSE_NAMES.get(clause.key, clause.key.upper())
             if isinstance(found, exp.Literal) and key in ("order", "group") and (
                 not found.is_string and found.this == str(position)
@@ -132,9 +133,9 @@ def _replace(node: exp.Table, policy: TablePolicy) -> None:
 def _unqualify_columns(node: exp.Table) -> None:
     """``main.accounts.x`` no longer names anything once ``main.accounts`` is a subquery."""
     root = node.root()
-    name = node.name.lower()
+    name = fold(node.name)
     for column in root.find_all(exp.Column):
-        if column.args.get("db") is not None and column.table.lower() == name:
+        if column.args.get("db") is not None and fold(column.table) == name:
             column.set("db", None)
             column.set("catalog", None)
 

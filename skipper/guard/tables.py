@@ -2,9 +2,10 @@
 
 Which name is a CTE and which is a stored table is decided the way DuckDB decides it (innermost
 visible WITH wins; a CTE sees only the CTEs before it; a recursive CTE sees itself only in the
-recursive arm of its UNION), not the way sqlglot's scope module does: the two differ for a CTE
-that reads a table of its own name, and that difference would let a query reach a table the
-catalog does not list.
+recursive arm of a plain UNION [ALL]; names fold as DuckDB folds them, ASCII letters only), not
+the way sqlglot's scope module does: the two differ for a CTE that reads a table of its own
+name, and that difference would let a query reach a table the catalog does not list. The
+engine's bound plan checks the same question again (skipper.engine.relations).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from sqlglot import exp
 from skipper.catalog import Table
 from skipper.errors import UnknownTableError
 from skipper.guard.context import GuardContext, TableRef
+from skipper.identifiers import fold
 
 DEFAULT_SCHEMA = "main"
 
 
 def catalog_tables_only(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
     ctes = list(tree.find_all(exp.CTE))
-    ctx.cte_names = {cte.alias_or_name.lower() for cte in ctes}
+    ctx.cte_names = {fold(cte.alias_or_name) for cte in ctes}
     for cte in ctes:
         if ctx.catalog.find_table(cte.alias_or_name) is not None:
             raise UnknownTableError(
@@ -45,27 +47,27 @@ def catalog_tables_only(tree: exp.Expression, ctx: GuardContext) -> exp.Expressi
 def _catalog_table(node: exp.Table, ctx: GuardContext) -> Table:
     """The catalog table a stored-table reference names, if DuckDB would resolve it to one."""
     name, schema, database = node.name, node.args.get("db"), node.args.get("catalog")
-    table = ctx.catalog.find_table(name) if name.isascii() else None
+    table = ctx.catalog.find_table(name)
     spelled = ".".join(part.name for part in (database, schema, node.this) if part is not None)
     if table is None:
         raise UnknownTableError(
             f"table {spelled!r} is not in the catalog; query only the catalog's tables",
             table=spelled,
         )
-    table_schema = table.db_schema.lower()
+    table_schema = fold(table.db_schema)
     if database is not None and (
-        ctx.database is None or database.name.lower() != ctx.database.lower()
+        ctx.database is None or fold(database.name) != fold(ctx.database)
     ):
         raise UnknownTableError(
             f"table {spelled!r} is outside this database; write {_spelling(table)}",
             table=spelled,
         )
     if schema is not None:
-        qualifier = schema.name.lower()
+        qualifier = fold(schema.name)
         database_only = (
             database is None
             and ctx.database is not None
-            and qualifier == ctx.database.lower()
+            and qualifier == fold(ctx.database)
             and table_schema == DEFAULT_SCHEMA
         )
         if qualifier != table_schema and not database_only:
@@ -81,7 +83,7 @@ def _catalog_table(node: exp.Table, ctx: GuardContext) -> Table:
 
 
 def _spelling(table: Table) -> str:
-    if table.db_schema.lower() == DEFAULT_SCHEMA:
+    if fold(table.db_schema) == DEFAULT_SCHEMA:
         return table.name
     return f"{table.db_schema}.{table.name}"
 
@@ -89,12 +91,10 @@ def _spelling(table: Table) -> str:
 def _is_cte_reference(node: exp.Table) -> bool:
     """Whether DuckDB binds this unqualified table name to a CTE visible at this point.
 
-    Only ASCII names count: Python and DuckDB fold the case of other letters differently, and
-    a reference this check wrongly calls a CTE would never be checked against the catalog.
+    Names compare as DuckDB compares them (``fold``): a reference this check wrongly called
+    a CTE would never be checked against the catalog.
     """
-    name = node.name.lower()
-    if not name.isascii():
-        return False
+    name = fold(node.name)
     child: exp.Expr = node
     parent = node.parent
     while parent is not None:
@@ -107,7 +107,7 @@ def _is_cte_reference(node: exp.Table) -> bool:
             if (
                 isinstance(with_, exp.With)
                 and with_ is not child
-                and any(c.alias_or_name.lower() == name for c in with_.expressions)
+                and any(fold(c.alias_or_name) == name for c in with_.expressions)
             ):
                 return True
         child, parent = parent, parent.parent
@@ -119,12 +119,12 @@ def _sees_in_own_with(node: exp.Table, cte: exp.CTE, with_: exp.With, name: str)
     for earlier in with_.expressions:
         if earlier is cte:
             break
-        if earlier.alias_or_name.lower() == name:
+        if fold(earlier.alias_or_name) == name:
             return True
-    if cte.alias_or_name.lower() != name or not with_.args.get("recursive"):
+    if fold(cte.alias_or_name) != name or not with_.args.get("recursive"):
         return False
     body = cte.this
-    if not isinstance(body, exp.SetOperation):
+    if not _recursive_union(body):
         return False
     recursive_arm = body.expression
     ancestor: exp.Expr | None = node
@@ -133,3 +133,16 @@ def _sees_in_own_with(node: exp.Table, cte: exp.CTE, with_: exp.With, name: str)
             return True
         ancestor = ancestor.parent
     return False
+
+
+def _recursive_union(body: exp.Expr | None) -> bool:
+    """Whether DuckDB runs this CTE body as a recursion: only a plain ``UNION`` or ``UNION ALL``
+    does. In any other body (``UNION [ALL] BY NAME``, ``INTERSECT``, ``EXCEPT``, a lone SELECT)
+    the CTE's own name binds to the stored table of that name, so the guard must check it."""
+    return (
+        isinstance(body, exp.Union)
+        and not body.args.get("by_name")
+        and not body.args.get("side")
+        and not body.args.get("kind")
+        and not body.args.get("on")
+    )

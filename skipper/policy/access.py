@@ -16,6 +16,7 @@ from sqlglot.schema import MappingSchema
 from skipper.catalog import Catalog, Table
 from skipper.catalog.models import Classification, Group
 from skipper.errors import PolicyError
+from skipper.identifiers import fold
 from skipper.policy.principal import CatalogResolver, GroupResolver, Principal
 
 SALT_ENV = "SKIPPER_POLICY_SALT"
@@ -31,10 +32,10 @@ class Visibility:
     masked: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def can_see(self, table: str, column: str | None = None) -> bool:
-        cols = self.columns.get(table.lower())
+        cols = self.columns.get(fold(table))
         if cols is None:
             return False
-        return column is None or column.lower() in cols
+        return column is None or fold(column) in cols
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Access:
     key: str
 
     def table_policy(self, name: str) -> TablePolicy | None:
-        return self.tables.get(name.lower())
+        return self.tables.get(fold(name))
 
     @property
     def rewrites(self) -> bool:
@@ -78,7 +79,7 @@ class Access:
         return Visibility(
             tables=tuple(p.table.name for p in self.tables.values()),
             columns={
-                k: tuple(c.name.lower() for c in p.table.columns) for k, p in self.tables.items()
+                k: tuple(fold(c.name) for c in p.table.columns) for k, p in self.tables.items()
             },
             masked={k: tuple(sorted(p.masks)) for k, p in self.tables.items() if p.masks},
         )
@@ -151,11 +152,11 @@ class Policy:
             if not table.reviewed:
                 continue
             if not governed:
-                tables[table.name.lower()] = TablePolicy(table=table, groups=())
+                tables[fold(table.name)] = TablePolicy(table=table, groups=())
                 continue
             policy = self._table_policy(table, groups, principal)
             if policy is not None:
-                tables[table.name.lower()] = policy
+                tables[fold(table.name)] = policy
         view = _view(self.catalog, tables)
         schema = MappingSchema(dict(view.schema()), dialect=self.dialect, normalize=True)
         blob = repr(sorted(
@@ -169,19 +170,19 @@ class Policy:
 
     def _table_policy(self, table: Table, groups: list[Group],
                       principal: Principal) -> TablePolicy | None:
-        lowered = table.name.lower()
+        lowered = fold(table.name)
         granting = [
-            g for g in groups if "*" in g.tables or lowered in {t.lower() for t in g.tables}
+            g for g in groups if "*" in g.tables or lowered in {fold(t) for t in g.tables}
         ]
         if not granting:
             return None
-        unmasked = {name.lower() for g in granting for name in g.unmask}
+        unmasked = {fold(name) for g in granting for name in g.unmask}
         masks: dict[str, Classification] = {}
         hidden: list[str] = []
         for column in table.columns:
             if column.classification is None or "*" in unmasked:
                 continue
-            if column.classification.lower() in unmasked:
+            if fold(column.classification) in unmasked:
                 continue
             classification = self.catalog.find_classification(
                 column.classification
@@ -205,7 +206,7 @@ class Policy:
         per_group: list[exp.Expr] = []
         names: list[str] = []
         for group in granting:
-            own = [f for f in group.row_filters if f.table.lower() == table]
+            own = [f for f in group.row_filters if fold(f.table) == table]
             if not own:
                 return None, ()
             predicates = [self._predicate(f.where, principal) for f in own]
