@@ -1,4 +1,5 @@
-"""Answers as notebooks and terminals show them: HTML for Jupyter, rich for terminals."""
+"""Answers as notebooks and terminals show them: HTML for Jupyter, rich for terminals (where
+every value is shown, never obeyed: control characters as escapes, no markup)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from skipper.answer import Answer, json_value
+from skipper.text import visible
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -142,36 +144,44 @@ def thread_html(answers: Iterable[Answer]) -> str:
            f"\n{joined}\n</div>"
 
 
+def _text(value: str, style: str = "", *, multiline: bool = True) -> Text:
+    """Text for a rich console as plain text: never markup, control characters as escapes."""
+    return Text(visible(value, multiline=multiline), style=style)
+
+
 def answer_renderable(answer: Answer, *, show_sql: bool = True) -> RenderableType:
-    """An answered query for a terminal: summary, rows, count, caveats, the SQL, audit id."""
-    from rich.markup import escape
+    """An answered query for a terminal: summary, rows, count, caveats, the SQL, audit id.
+
+    Every string from data, the question, the catalog or the SQL goes in as a Text of its
+    visible form (skipper.text.visible), so it renders the same on any rich console, whatever
+    its markup setting, and cannot drive the terminal."""
     from rich.panel import Panel
     from rich.syntax import Syntax
     from rich.table import Table
 
     parts: list[RenderableType] = []
     if answer.summary:
-        parts.append(Text(answer.summary, style="bold"))
+        parts.append(_text(answer.summary, "bold"))
     table = Table(show_header=True, header_style="bold cyan", show_edge=True)
     for name, is_number in zip(answer.columns, numeric_columns(answer), strict=True):
-        table.add_column(escape(name), justify="right" if is_number else "left")
+        table.add_column(_text(name, multiline=False), justify="right" if is_number else "left")
     shown = answer.rows[:MAX_TERMINAL_ROWS]
     for row in shown:
-        table.add_row(*(escape(format_cell(v)) for v in row))
+        table.add_row(*(_text(format_cell(v), multiline=False) for v in row))
     parts.append(table)
     parts.append(Text(count_words(answer, len(shown)), style="dim"))
     if answer.caveats:
         caveats = Text()
         for i, caveat in enumerate(answer.caveats):
             caveats.append(("\n" if i else "") + "! ", style="bold yellow")
-            caveats.append(caveat)
+            caveats.append(visible(caveat))
         parts.append(Panel(caveats, title="Caveats", border_style="yellow", expand=False))
     if show_sql:
-        parts.append(Panel(Syntax(answer.sql, "sql", word_wrap=True), title="SQL",
+        parts.append(Panel(Syntax(visible(answer.sql), "sql", word_wrap=True), title="SQL",
                            border_style="dim", expand=False))
     tables = ", ".join(answer.tables) or "none"
-    parts.append(Text(f"tables: {tables}   audit id: {answer.audit_id}   "
-                      f"{answer.timings.get('total_ms', 0):.0f} ms", style="dim"))
+    parts.append(_text(f"tables: {tables}   audit id: {answer.audit_id}   "
+                       f"{answer.timings.get('total_ms', 0):.0f} ms", "dim"))
     return Group(*parts)
 
 
@@ -179,14 +189,14 @@ def answer_rich(answer: Answer) -> RenderableType:
     """The answer for a rich console (the CLI's rendering, with the question and refusals)."""
     parts: list[RenderableType] = []
     if answer.question:
-        parts.append(Text(f"Q: {answer.question}", style="dim"))
+        parts.append(_text(f"Q: {answer.question}", "dim"))
     if answer.status == "cannot_answer":
         text = Text("Cannot answer: ", style="bold yellow")
-        text.append(answer.message or "")
+        text.append(visible(answer.message or ""))
         if answer.suggestions:
-            text.append("\nTry: " + ", ".join(answer.suggestions))
+            text.append(visible("\nTry: " + ", ".join(answer.suggestions)))
         parts.append(text)
-        parts.append(Text(f"audit id: {answer.audit_id}", style="dim"))
+        parts.append(_text(f"audit id: {answer.audit_id}", "dim"))
     else:
         parts.append(answer_renderable(answer))
     return Group(*parts)

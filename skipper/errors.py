@@ -66,6 +66,13 @@ class GuardError(SkipperError):
     code = "sql.refused"
 
 
+class InvalidTextError(GuardError):
+    """Text that is not Unicode, or that the guard and the engine would read differently
+    (skipper.text says which): refused before it reaches either."""
+
+    code = "sql.invalid_text"
+
+
 class ParseError(GuardError):
     code = "sql.parse_error"
 

@@ -16,7 +16,7 @@ from skipper.cli.options import (
     TimeoutOption,
     open_skipper,
 )
-from skipper.cli.output import EXIT_CANNOT_ANSWER, console, fail, print_json
+from skipper.cli.output import EXIT_CANNOT_ANSWER, console, fail, print_json, styled
 from skipper.errors import SkipperError
 
 
@@ -60,13 +60,9 @@ def ask(
 
 def _cannot_answer(answer: Answer) -> None:
     message = answer.message or "The question cannot be answered from the catalog."
-    suggestions = answer.suggestions
-    from rich.markup import escape
-
-    console.print(f"[bold yellow]Cannot answer[/]: {escape(message)}", highlight=False,
-                  soft_wrap=True)
-    if suggestions:
-        console.print("Try: " + escape(", ".join(suggestions)), highlight=False, soft_wrap=True)
+    console.print(styled("[bold yellow]Cannot answer[/]: {}", message), soft_wrap=True)
+    if answer.suggestions:
+        console.print("Try: " + ", ".join(answer.suggestions), highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from skipper.cli.options import CatalogOption, open_skipper
-from skipper.cli.output import EXIT_ERROR, console, err_console, fail, print_json
+from skipper.cli.output import EXIT_ERROR, console, err_console, fail, print_json, styled
 from skipper.errors import AuditError, SkipperError
+from skipper.text import visible
 
 if TYPE_CHECKING:
     from skipper.audit import AuditLog, AuditRecord
@@ -48,10 +50,11 @@ def list_records(
         print_json({"log": str(audit.path),
                     "records": [r.model_dump(mode="json") for r in records]})
         return
-    table = Table(title=f"{audit.path}", title_justify="left", title_style="dim",
+    table = Table(title=Text(str(audit.path)), title_justify="left", title_style="dim",
                   box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
-    rows = [(r.id, str(r.seq), r.time[:16].replace("T", " "), r.user or "",
-             r.outcome, f"{r.row_count:,}", " ".join(r.sql.split())) for r in records]
+    rows = [(r.id, str(r.seq), r.time[:16].replace("T", " "),
+             visible(r.user or "", multiline=False), r.outcome, f"{r.row_count:,}",
+             visible(" ".join(r.sql.split()), multiline=False)) for r in records]
     names = ("id", "seq", "time", "user", "outcome", "rows")
     widths = [max([len(name)] + [len(row[i]) for row in rows]) for i, name in enumerate(names)]
     for name, width in zip(names, widths, strict=True):
@@ -85,15 +88,16 @@ def show(
     table.add_column(overflow="fold")
     for name, value in record.model_dump(mode="json", exclude={"sql"}).items():
         if name == "outcome":
-            value = _outcome(record)
-        elif name == "error" and value:
+            table.add_row(name, _outcome(record))
+            continue
+        if name == "error" and value:
             value = f"{value['code']}: {value['message']}"
         elif isinstance(value, (list, dict)):
             value = _short(value)
         table.add_row(name, "" if value is None else str(value))
     console.print(table)
-    console.print("[bold]sql[/]")
-    console.print(record.sql, highlight=False, markup=False, soft_wrap=True)
+    console.print("sql", style="bold")
+    console.print(record.sql, highlight=False, soft_wrap=True)
 
 
 @audit_app.command("verify")
@@ -112,14 +116,14 @@ def verify(
         print_json({"log": str(audit.path), "ok": report.ok, "count": report.count,
                     "problems": report.problems})
     elif report.ok:
-        console.print(f"[bold green]OK[/]: {report.count:,} records in {audit.path}, each "
-                      "sealed and chained to the one before.", highlight=False)
+        console.print(styled("[bold green]OK[/]: {} records in {}, each sealed and chained to "
+                             "the one before.", f"{report.count:,}", audit.path))
     else:
-        err_console.print(f"[bold red]The audit log {audit.path} fails verification[/] "
-                          f"({report.count:,} records read, {len(report.problems)} problems):",
-                          highlight=False)
+        err_console.print(styled("[bold red]The audit log {} fails verification[/] ({} records "
+                                 "read, {} problems):", audit.path, f"{report.count:,}",
+                                 len(report.problems)))
         for problem in report.problems:
-            err_console.print(f"  - {problem}", highlight=False, markup=False)
+            err_console.print(f"  - {problem}", highlight=False)
     if not report.ok:
         raise typer.Exit(EXIT_ERROR)
 
@@ -146,17 +150,17 @@ def replay(
                     "recorded_row_count": record.row_count, "row_count": outcome.row_count,
                     "catalog_changed": catalog_changed, "replay_id": outcome.answer.audit_id})
     elif outcome.matches:
-        console.print(f"[bold green]Matches[/]: record {record.id} (seq {record.seq}) gives the "
-                      f"same result today ({outcome.row_count:,} rows, hash "
-                      f"{outcome.result_hash[:16]}…).", highlight=False)
+        console.print(styled("[bold green]Matches[/]: record {} (seq {}) gives the same result "
+                             "today ({} rows, hash {}…).", record.id, record.seq,
+                             f"{outcome.row_count:,}", outcome.result_hash[:16]))
     else:
-        console.print(f"[bold red]Differs[/]: record {record.id} (seq {record.seq}) gave "
-                      f"{record.row_count:,} rows hashing {(record.result_hash or '?')[:16]}…; "
-                      f"today it gives {outcome.row_count:,} rows hashing "
-                      f"{outcome.result_hash[:16]}…. The data (or the SQL's meaning) changed.",
-                      highlight=False)
+        console.print(styled("[bold red]Differs[/]: record {} (seq {}) gave {} rows hashing {}…; "
+                             "today it gives {} rows hashing {}…. The data (or the SQL's meaning) "
+                             "changed.", record.id, record.seq, f"{record.row_count:,}",
+                             (record.result_hash or "?")[:16], f"{outcome.row_count:,}",
+                             outcome.result_hash[:16]))
     if catalog_changed and not as_json:
-        console.print("[yellow]The catalog changed since this record was written.[/]")
+        console.print("The catalog changed since this record was written.", style="yellow")
     if not outcome.matches:
         raise typer.Exit(EXIT_ERROR)
 
@@ -175,11 +179,11 @@ def _open(log: Path | None, database: Path | None) -> AuditLog:
     return audit
 
 
-def _outcome(record: AuditRecord, *, with_code: bool = True) -> str:
+def _outcome(record: AuditRecord, *, with_code: bool = True) -> Text:
     colour = {"ok": "green", "refused": "yellow", "error": "red"}[record.outcome]
-    text = f"[{colour}]{record.outcome}[/]"
+    text = Text(record.outcome, style=colour)
     if record.error is not None and with_code:
-        text += f" [dim]{record.error['code']}[/]"
+        text.append(" " + visible(str(record.error["code"]), multiline=False), style="dim")
     return text
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from skipper.cli.output import console, err_console, fail, print_json
+from skipper.cli.output import console, err_console, fail, print_json, styled
 from skipper.errors import SkipperError
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def check(
                     "summary": catalog.summary(), "undocumented": undocumented})
         return
     counts = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in catalog.summary().items())
-    console.print(f"[bold green]Catalog {catalog.name!r} is valid[/]: {counts}.", highlight=False)
+    console.print(styled("[bold green]Catalog {} is valid[/]: {}.", repr(catalog.name), counts))
     tables = Table()
     names = [t.name if t.db_schema == "main" else f"{t.db_schema}.{t.name}" for t in catalog.tables]
     tables.add_column("table", no_wrap=True, min_width=max(map(len, names), default=5))
@@ -67,8 +67,8 @@ def check(
         tables.add_row(*cells, "; ".join(note for note in notes if note))
     console.print(tables)
     if undocumented:
-        console.print(f"[yellow]{len(undocumented)} tables and columns have no description yet[/] "
-                      f"(e.g. {', '.join(undocumented[:3])}).", highlight=False)
+        console.print(styled("[yellow]{} tables and columns have no description yet[/] (e.g. {}).",
+                             len(undocumented), ", ".join(undocumented[:3])))
     console.print(f"version {catalog.version[:12]}", style="dim")
 
 
@@ -107,14 +107,13 @@ def init(
         report = init_catalog(database, out, overwrite=overwrite)
     except SkipperError as error:
         fail(error)
-    console.print(
-        f"Wrote {len(report.files)} files to [bold]{report.out}[/]: {len(report.tables)} tables, "
-        f"{report.columns} columns, {report.relationships} relationships.", highlight=False,
-    )
+    console.print(styled("Wrote {} files to [bold]{}[/]: {} tables, {} columns, {} relationships.",
+                         len(report.files), report.out, len(report.tables), report.columns,
+                         report.relationships))
     for problem in report.skipped:
-        err_console.print(f"[yellow]skipped[/] {problem}", highlight=False)
-    console.print(f"Next: describe the tables (search for TODO), then run "
-                  f"[cyan]skipper catalog check {report.out}[/]", highlight=False)
+        err_console.print(styled("[yellow]skipped[/] {}", problem))
+    console.print(styled("Next: describe the tables (search for TODO), then run "
+                         "[cyan]skipper catalog check {}[/]", report.out))
 
 
 @catalog_app.command("schema")
@@ -166,10 +165,10 @@ def scan(
         print_json({**report.to_dict(), "report": [str(p) for p in written]})
         return
     if not report.findings:
-        console.print("[bold green]No unclassified column looks like personal data.[/]")
+        console.print("No unclassified column looks like personal data.", style="bold green")
     for finding in report.findings:
-        console.print(f"[yellow]{finding.table}.{finding.column}[/]: looks like {finding.kind} "
-                      f"({finding.reason})", highlight=False)
+        console.print(styled("[yellow]{}.{}[/]: looks like {} ({})", finding.table,
+                             finding.column, finding.kind, finding.reason))
     if report.marked_unreviewed:
         console.print("Marked reviewed: false (closed until a person reviews them): "
                       + ", ".join(report.marked_unreviewed), highlight=False)

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from skipper.cli.output import console, err_console, fail, print_json
+from skipper.cli.output import console, err_console, fail, print_json, styled
 from skipper.errors import DemoError, SkipperError
 
 
@@ -61,18 +61,17 @@ def demo(
             "seed": info.seed, "rows": info.rows, "seconds": round(info.seconds, 3),
         })
         return
-    table = Table(title=f"Town Lake demo at {info.path}", title_justify="left")
+    table = Table(title=styled("Town Lake demo at {}", info.path), title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, count in info.rows.items():
         table.add_row(name, f"{count:,}")
     console.print(table)
-    console.print(
-        f"Built in {info.seconds:.1f} s: as of [bold]{info.as_of}[/], scale {info.scale}, "
-        f"seed {info.seed}.\nTry: [cyan]skipper sql \"SELECT * FROM traffic_rank_daily "
-        f"ORDER BY day DESC, traffic_rank LIMIT 10\" --database {info.path}[/]",
-        highlight=False,
-    )
+    console.print(styled(
+        "Built in {} s: as of [bold]{}[/], scale {}, seed {}.\nTry: [cyan]skipper sql \"SELECT * "
+        "FROM traffic_rank_daily ORDER BY day DESC, traffic_rank LIMIT 10\" --database {}[/]",
+        f"{info.seconds:.1f}", info.as_of, info.scale, info.seed, info.path,
+    ))
 
 
 def _parse_day(text: str | None) -> date:

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from skipper.cli.output import console, err_console, fail, print_json
+from skipper.cli.output import console, err_console, fail, print_json, styled
 from skipper.errors import EvalError, SkipperError
 
 if TYPE_CHECKING:
@@ -120,9 +119,9 @@ def run(
             written = write_report(result, report, previous)
         except SkipperError as error:
             fail(error)
-        console.print(f"Report: [bold]{written}[/]", highlight=False)
+        console.print(styled("Report: [bold]{}[/]", written))
     if json_out is not None:
-        console.print(f"JSON: [bold]{json_out}[/]", highlight=False)
+        console.print(styled("JSON: [bold]{}[/]", json_out))
     _enforce_lines(result.summary, min_accuracy, min_answer_accuracy, min_decline_accuracy)
 
 
@@ -131,8 +130,8 @@ def _warn_unmatched(predictions: Any, ids: set[str]) -> None:
     stray = sorted(key for key in predictions.predictions if key.split("#")[0] not in ids)
     if stray:
         shown = ", ".join(stray[:5]) + (", …" if len(stray) > 5 else "")
-        err_console.print(f"[yellow]warning[/] {len(stray)} prediction(s) match no case id: "
-                          f"{escape(shown)}", highlight=False)
+        err_console.print(styled("[yellow]warning[/] {} prediction(s) match no case id: {}",
+                                 len(stray), shown))
 
 
 def _run_with_progress(suite: Any, system: Any, selected: list[Any], *, workers: int,
@@ -153,7 +152,7 @@ def _run_with_progress(suite: Any, system: Any, selected: list[Any], *, workers:
             progress.update(task, advance=1, correct=correct)
 
         def on_target(name: str) -> None:
-            progress.update(task, description=f"scoring [bold]{name}[/]")
+            progress.update(task, description=styled("scoring [bold]{}[/]", name).markup)
 
         return run_eval(suite, system, workers=workers, max_rows=max_rows, timeout_s=timeout,
                         semantics=semantics, cases=selected, on_case=on_case,
@@ -162,7 +161,8 @@ def _run_with_progress(suite: Any, system: Any, selected: list[Any], *, workers:
 
 def _print_summary(result: EvalRun, changes: dict[str, Any] | None) -> None:
     summary = result.summary
-    table = Table(title=escape(f"{result.system} on {result.cases_file}"), title_justify="left")
+    table = Table(title=styled("{} on {}", result.system, result.cases_file),
+                  title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("cases correct", f"{summary['correct']} / {summary['cases']} "
@@ -194,8 +194,7 @@ def _print_summary(result: EvalRun, changes: dict[str, Any] | None) -> None:
         reason = turn.reason if turn else ""
         if turn is not None and turn.error:
             reason += f" [{turn.error['code']}: {turn.error['message']}]"
-        console.print(f"[red]✗[/] {escape(case.id)}: {escape(reason)}", highlight=False,
-                      soft_wrap=True)
+        console.print(styled("[red]✗[/] {}: {}", case.id, reason), soft_wrap=True)
     if len(failures) > 10:
         console.print(f"… and {len(failures) - 10} more failures (see --report)", style="dim")
 
@@ -208,7 +207,7 @@ def _enforce_lines(summary: dict[str, Any], *lines: float | None) -> None:
         if line is not None and (value if value is not None else 1.0) < line:
             below.append(f"{name.replace('_', ' ')} {_share(value)} is below {_share(line)}")
     if below:
-        err_console.print("[bold red]Below the line[/]: " + "; ".join(below), highlight=False)
+        err_console.print(styled("[bold red]Below the line[/]: {}", "; ".join(below)))
         raise typer.Exit(EXIT_BELOW_LINE)
 
 
@@ -234,8 +233,8 @@ def check(
                     "targets": targets})
         return
     counts = ", ".join(f"{n} {kind}" for kind, n in sorted(expects.items()))
-    console.print(f"[bold green]{cases} is valid[/]: {len(suite.cases)} cases ({counts}), "
-                  f"{turns} questions, {len(targets)} target(s).", highlight=False)
+    console.print(styled("[bold green]{} is valid[/]: {} cases ({}), {} questions, {} target(s).",
+                         cases, len(suite.cases), counts, turns, len(targets)))
 
 
 def _import(kind: str, directory: Path, out: Path, split: str, overwrite: bool) -> None:
@@ -244,25 +243,21 @@ def _import(kind: str, directory: Path, out: Path, split: str, overwrite: bool) 
     _quiet_sqlglot()
     importer = import_spider if kind == "spider" else import_bird
     try:
-        with console.status(f"importing {directory}") as status:
+        with console.status(styled("importing {}", directory)) as status:
             report = importer(directory, out, split=split, overwrite=overwrite,
-                              progress=lambda message: status.update(message))
+                              progress=lambda message: status.update(styled("{}", message)))
     except SkipperError as error:
         fail(error)
-    console.print(
-        f"Wrote [bold]{escape(str(report.cases_file))}[/]: {report.cases} cases "
-        f"({report.answerable} to answer, {report.refused} to refuse) "
-        f"over {len(report.databases)} databases"
-        + (f", {len(report.converted)} converted from SQLite" if report.converted else "") + ".",
-        highlight=False,
-    )
+    converted = f", {len(report.converted)} converted from SQLite" if report.converted else ""
+    console.print(styled("Wrote [bold]{}[/]: {} cases ({} to answer, {} to refuse) over {} "
+                         "databases{}.", report.cases_file, report.cases, report.answerable,
+                         report.refused, len(report.databases), converted))
     for case_id, reason in report.skipped:
-        err_console.print(f"[yellow]skipped[/] {escape(case_id)}: {escape(reason)}",
-                          highlight=False)
+        err_console.print(styled("[yellow]skipped[/] {}: {}", case_id, reason))
     for warning in report.warnings:
-        err_console.print(f"[yellow]warning[/] {escape(warning)}", highlight=False)
-    console.print(f"Next: [cyan]skipper eval run {report.cases_file} --predictions FILE[/]",
-                  highlight=False)
+        err_console.print(styled("[yellow]warning[/] {}", warning))
+    console.print(styled("Next: [cyan]skipper eval run {} --predictions FILE[/]",
+                         report.cases_file))
 
 
 SplitOption = Annotated[str, typer.Option(help="Which split file to read (<split>.json).")]

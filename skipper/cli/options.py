@@ -43,12 +43,12 @@ def open_skipper(
 
     if catalog is None and database is None:
         from skipper.app import default_demo_database
-        from skipper.cli.output import err_console
+        from skipper.cli.output import err_console, styled
 
         path = default_demo_database()
         if not path.exists():
-            err_console.print(f"[dim]Building the Town Lake demo lake at {path} (first use, a "
-                              "few seconds)…[/]", highlight=False)
+            err_console.print(styled("[dim]Building the Town Lake demo lake at {} (first use, a "
+                                     "few seconds)…[/]", path))
         return Skipper.demo(user=user, max_rows=max_rows, timeout_s=timeout_s,
                             audit_log=audit_log)
     if catalog is None or database is None:

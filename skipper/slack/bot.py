@@ -93,7 +93,7 @@ class SkipperBot:
         if not question:
             ack(text=HELP)
             return
-        ack(text=f"Looking into “{question}”…")
+        ack(text=f"Looking into “{escape(question)}”…")
         user, channel = command["user_id"], command["channel_id"]
         from slack_sdk.errors import SlackApiError
 

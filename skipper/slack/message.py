@@ -12,6 +12,7 @@ from typing import Any
 
 from skipper.answer import Answer
 from skipper.display import count_words, format_cell, numeric_columns
+from skipper.text import visible
 
 Block = dict[str, Any]
 MAX_SECTION_CHARS = 2900
@@ -20,8 +21,10 @@ ZERO_WIDTH = "\u200b"
 
 
 def escape(text: str) -> str:
-    """Slack's three control characters as entities: ``&``, ``<`` and ``>``."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's three control characters as entities: ``&``, ``<`` and ``>``; and what would
+    reorder or hide text in a Slack client (bidirectional overrides, control characters) as
+    the escapes skipper.text shows on terminals."""
+    return visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def code_text(text: str) -> str:
