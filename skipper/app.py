@@ -19,10 +19,18 @@ from skipper.catalog import Catalog
 from skipper.chart import column_labels
 from skipper.clock import Clock, FixedClock, SystemClock
 from skipper.engine import Engine, Result
-from skipper.errors import ConfigError, EngineError, GuardError, LLMError, SkipperError
+from skipper.errors import (
+    ConfigError,
+    EngineError,
+    GuardError,
+    InvalidTextError,
+    LLMError,
+    SkipperError,
+)
 from skipper.freshness import FreshnessMonitor
 from skipper.guard import Guard, GuardedQuery
 from skipper.policy import Policy, Visibility
+from skipper.text import check_text
 
 if TYPE_CHECKING:
     from skipper.catalog.models import VerifiedQuery
@@ -173,6 +181,9 @@ class Skipper:
         started = time.perf_counter()
         context = {"user": user, "question": question, "planner": planner}
         try:
+            check_text(text, "sql")
+            check_text(question, "question")
+            check_text(user, "user")
             guarded = self.guard.check(text, user=user)
         except GuardError as error:
             self._audit_failure(text, error, "refused", context, started)
@@ -334,6 +345,16 @@ class Skipper:
                               code="config.unknown_planner")
         user = self._user(user)
         started = time.perf_counter()
+        try:
+            check_text(question, "question")
+            check_text(user, "user")
+        except InvalidTextError as error:
+            self.audit.append(
+                user=user, question=question, planner=planner, sql="",
+                catalog_version=self.catalog.version, outcome="refused",
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                error={"code": error.code, "message": error.message})
+            raise
         if planner == "llm":
             return self._ask_llm(question, user, previous, started)
         remembered = self.memory.plan(question) if previous is None else None
