@@ -1,4 +1,5 @@
--- TPC-H Q11, important stock identification (NATION = GERMANY, FRACTION = 0.0001)
+-- TPC-H Q11, important stock identification (NATION = GERMANY, FRACTION = 0.0001: the
+-- validation value, which the spec divides by SF at other scales; DuckDB keeps it at every scale)
 SELECT
     ps_partkey,
     sum(ps_supplycost * ps_availqty) AS value
