@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skipper.catalog import Catalog
 from skipper.freshness import TableFreshness, describe_lag
+from skipper.identifiers import fold
+
+if TYPE_CHECKING:
+    from skipper.engine.relations import Relation
+    from skipper.guard import GuardedQuery
 
 
 @dataclass
@@ -45,6 +50,33 @@ class Annotation:
     freshness: dict[str, TableFreshness]
     sampling: list[SamplingNote]
     caveats: list[str]
+
+
+@dataclass
+class BoundLineage:
+    """The catalog tables and columns a query read as the engine bound it, and every relation
+    its plan read (``Relation.qualified``), row filters' reads and row generators included."""
+
+    tables: list[str]
+    columns: dict[str, list[str]]
+    relations: list[str]
+
+
+def bound_lineage(catalog: Catalog, guarded: GuardedQuery,
+                  relations: list[Relation] | None) -> BoundLineage:
+    """Lineage from the engine's bound plan: a table the guard recorded that DuckDB did not
+    bind (a name it took for a CTE) is not in it. Without a plan (an engine that has no second
+    wall) the guard's reading stands."""
+    if relations is None:
+        return BoundLineage(guarded.tables, guarded.columns, [])
+    bound = {(fold(r.schema), fold(r.name)) for r in relations if r.kind != "function"}
+    tables = []
+    for name in guarded.tables:
+        table = catalog.find_table(name)
+        if table is not None and (fold(table.db_schema), fold(table.name)) in bound:
+            tables.append(name)
+    columns = {name: cols for name, cols in guarded.columns.items() if name in tables}
+    return BoundLineage(tables, columns, [r.qualified for r in relations])
 
 
 def _percent(rate: float) -> str:

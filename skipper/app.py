@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from skipper.annotate import Lineage, annotate
+from skipper.annotate import Lineage, annotate, bound_lineage
 from skipper.answer import Answer
 from skipper.audit import AuditLog, AuditRecord, hash_result
 from skipper.catalog import Catalog
@@ -27,6 +28,7 @@ from skipper.errors import (
     LLMError,
     SkipperError,
 )
+from skipper.fingerprint import fingerprint_rows
 from skipper.freshness import FreshnessMonitor
 from skipper.guard import Guard, GuardedQuery
 from skipper.policy import Policy, Visibility
@@ -57,15 +59,42 @@ def default_demo_database() -> Path:
 DEFAULT_DEMO_DATABASE = default_demo_database()
 
 
+Verdict = Literal["identical", "different_rows", "different_order", "different_columns",
+                  "cannot_replay"]
+
+
 @dataclass
 class ReplayResult:
-    """A re-run of an audited query: does the result still hash the same?"""
+    """A re-run of an audited query and what it found, compared by fingerprint:
+
+    - ``identical``: the same columns and the same rows (in the same order when the query's
+      ORDER BY fixes it), every row counted, not only those the answer kept;
+    - ``different_columns``: the columns' names or types changed;
+    - ``different_rows``: the rows changed (``recorded_row_count`` and ``row_count`` say how
+      many each side has; the fingerprint cannot say which rows);
+    - ``different_order``: the same rows in another order, for a query with an ORDER BY (ties
+      in the ORDER BY may come back in any order);
+    - ``cannot_replay``: it could not run or be compared (``reason``, and ``code`` for an
+      error): a table or column is gone, the user may no longer read it, the hash mask's salt
+      is not the one the record was made with.
+    """
 
     record: AuditRecord
-    matches: bool
-    result_hash: str
-    row_count: int
-    answer: Answer
+    verdict: Verdict
+    result_hash: str | None
+    row_count: int | None
+    answer: Answer | None
+    reason: str | None = None
+    code: str | None = None
+
+    @property
+    def matches(self) -> bool:
+        """True exactly when the verdict is ``identical``."""
+        return self.verdict == "identical"
+
+    @property
+    def recorded_row_count(self) -> int:
+        return self.record.row_count
 
 
 class Skipper:
@@ -194,24 +223,31 @@ class Skipper:
         freshness = self.freshness.check(guarded.tables)
         try:
             with self.engine.submit(guarded.sql, max_rows=self.max_rows,
-                                    timeout_s=self.timeout_s) as pending:
-                # While the engine runs the query (in its worker process), do all that needs no
+                                    timeout_s=self.timeout_s,
+                                    allowed=guarded.allowed,
+                                    ordered=guarded.ordered) as pending:
+                # The engine has bound the query and checked what its plan reads (the second
+                # wall). While it runs the query (in its worker process), do all that needs no
                 # rows: this process is warm now and cold after waiting, on these machines
                 # several times slower for the same Python.
-                annotation = annotate(self.catalog, guarded.tables, guarded.columns, freshness)
+                bound = bound_lineage(self.catalog, guarded, pending.relations)
+                annotation = annotate(self.catalog, bound.tables, bound.columns, freshness)
                 draft = self.audit.prepare(
                     user=user,
+                    effective_user=self._effective_user(user),
                     question=question,
                     planner=planner,
                     sql=guarded.sql,
                     catalog_version=self.catalog.version,
-                    tables=guarded.tables,
-                    columns=guarded.columns,
+                    engine=self.engine_identity,
+                    tables=bound.tables,
+                    columns=bound.columns,
                     freshness={name: f.to_dict() for name, f in annotation.freshness.items()},
                     outcome="ok",
                     groups=guarded.groups,
                     policies=guarded.policies,
                     extra={**({"rewrites": guarded.rewrites} if guarded.rewrites else {}),
+                           **({"relations": bound.relations} if bound.relations else {}),
                            # A policy rewrite calls engine-only functions: replay re-guards
                            # this text.
                            **({"submitted_sql": text} if guarded.policies else {}),
@@ -219,6 +255,9 @@ class Skipper:
                 )
                 prepared_at = time.perf_counter()
                 result = pending.result()
+        except GuardError as error:  # the engine's second wall refused it
+            self._audit_failure(guarded.sql, error, "refused", context, started, guarded)
+            raise
         except EngineError as error:
             self._audit_failure(guarded.sql, error, "error", context, started, guarded)
             raise
@@ -227,14 +266,16 @@ class Skipper:
             draft,
             row_count=result.row_count,
             truncated=result.truncated,
-            result_hash=result.result_hash or hash_result(result.table),
+            **_fingerprint(result, guarded.ordered),
             duration_ms=round((executed_at - started) * 1000, 3),
         )
         caveats = list(annotation.caveats)
         if result.truncated:
+            limit = (f"the engine's byte limit, {result.table.nbytes:,} bytes kept"
+                     if result.truncated_by == "bytes" else f"max_rows={self.max_rows:,}")
             caveats.append(
                 f"Showing the first {result.table.num_rows:,} of {result.row_count:,} rows "
-                f"(max_rows={self.max_rows:,})."
+                f"({limit})."
             )
         finished = time.perf_counter()
         answer = Answer(
@@ -267,6 +308,8 @@ class Skipper:
     ) -> None:
         self.audit.append(
             **context,
+            effective_user=self._effective_user(context["user"]),
+            engine=self.engine_identity,
             groups=guarded.groups if guarded else self._groups(context["user"]),
             sql=sql,
             catalog_version=self.catalog.version,
@@ -312,6 +355,22 @@ class Skipper:
     def _user(self, user: str | None) -> str | None:
         """Who asks: the given user, else the one this Skipper was built for."""
         return user if user is not None else self.user
+
+    def _effective_user(self, user: str | None) -> str | None:
+        """Whom the policy runs ``user``'s queries as (its ``default_user`` for None)."""
+        try:
+            return self.guard.policy.principal(user).name
+        except SkipperError:
+            return None
+
+    @functools.cached_property
+    def engine_identity(self) -> dict[str, Any]:
+        """The engine as audit records name it: its dialect, release and (an id of, never)
+        the hash mask's salt, so a replay can tell when masked values cannot match."""
+        salt = self.guard.policy.salt
+        return {"name": self.engine.dialect, "version": getattr(self.engine, "version", None),
+                "mask_salt_id": hashlib.sha256(b"skipper.mask-salt-id\n" + salt.encode(
+                    "utf-8", "backslashreplace")).hexdigest()[:16]}
 
     def _groups(self, user: str | None) -> list[str]:
         try:
@@ -479,7 +538,10 @@ class Skipper:
         )
 
     def replay(self, audit_id: str) -> ReplayResult:
-        """Re-run an audited query's exact SQL and say whether its result hash still matches."""
+        """Re-run an audited query's exact SQL (as the same user) and compare its result with
+        the record's fingerprint; see :class:`ReplayResult` for the verdicts. The re-run is
+        audited too (planner ``replay``). Raises only for a record that is missing or that
+        did not run."""
         record = self.audit.get(audit_id)
         if record.outcome != "ok":
             raise ConfigError(
@@ -487,11 +549,66 @@ class Skipper:
                 "can be replayed",
                 code="audit.not_replayable",
             )
-        answer = self.sql(record.extra.get("submitted_sql") or record.sql, user=record.user,
-                          question=record.question, planner="replay")
-        digest = hash_result(answer.table)
-        return ReplayResult(record=record, matches=digest == record.result_hash,
-                            result_hash=digest, row_count=answer.row_count, answer=answer)
+        salt_then = (record.engine or {}).get("mask_salt_id")
+        if salt_then not in (None, self.engine_identity["mask_salt_id"]) and any(
+                isinstance(p, dict) and p.get("mask") == "hash" for p in record.policies):
+            return ReplayResult(
+                record=record, verdict="cannot_replay", result_hash=None, row_count=None,
+                answer=None, code="audit.salt_differs",
+                reason="the query shows hash-masked columns and the mask's salt is not the one "
+                       "the record was made with, so masked values cannot match: set "
+                       "SKIPPER_POLICY_SALT to the deployment's salt (see `skipper audit "
+                       "keygen`)")
+        try:
+            answer = self.sql(record.extra.get("submitted_sql") or record.sql,
+                              user=record.user, question=record.question, planner="replay")
+        except SkipperError as error:
+            return ReplayResult(record=record, verdict="cannot_replay", result_hash=None,
+                                row_count=None, answer=None, code=error.code,
+                                reason=f"the query no longer runs: {error.message}")
+        if record.result_hash_kind is None:
+            # A record from before v2: its hash covers the rows it kept, in their order.
+            digest, kind = hash_result(answer.table), None
+        else:
+            rerun = self.audit.get(answer.audit_id)
+            digest, kind = rerun.result_hash or "", rerun.result_hash_kind
+        verdict, reason = _compare(record, digest, kind, answer.row_count)
+        return ReplayResult(record=record, verdict=verdict, result_hash=digest,
+                            row_count=answer.row_count, answer=answer, reason=reason)
+
+
+def _fingerprint(result: Result, ordered: bool) -> dict[str, Any]:
+    """The record's ``result_hash`` and its kind: the engine's fingerprint of every row; from
+    an engine that gives none, the v2 fingerprint of the rows it kept (``.kept`` in the kind
+    when some were left out); an engine's hash without a kind is taken as v1 (kind None)."""
+    if result.result_hash is not None:
+        return {"result_hash": result.result_hash, "result_hash_kind": result.result_hash_kind}
+    digest, kind = fingerprint_rows(result.table, ordered=ordered)
+    return {"result_hash": digest,
+            "result_hash_kind": kind + ".kept" if result.truncated else kind}
+
+
+def _compare(record: AuditRecord, digest: str, kind: str | None,
+             row_count: int) -> tuple[Verdict, str | None]:
+    """The verdict of a replay whose result has fingerprint ``digest`` of ``kind``."""
+    if record.result_hash_kind is None:
+        same = digest == record.result_hash and row_count == record.row_count
+        return ("identical" if same else "different_rows",
+                "the record predates v2 fingerprints: compared the rows kept, in order")
+    if kind != record.result_hash_kind:
+        return "cannot_replay", (f"the record's fingerprint is {record.result_hash_kind}, the "
+                                 f"replay's {kind}: they cannot be compared")
+    then = (record.result_hash or "").split(".")
+    now = digest.split(".")
+    if then[0] != now[0]:
+        return "different_columns", "the columns' names or types changed"
+    if then[1:2] != now[1:2] or row_count != record.row_count:
+        return "different_rows", (f"{record.row_count:,} rows then, {row_count:,} now"
+                                  if row_count != record.row_count else
+                                  f"the same number of rows ({row_count:,}), different values")
+    if then != now:
+        return "different_order", "the same rows in another order"
+    return "identical", None
 
 
 def _timings(

@@ -105,6 +105,13 @@ class TooComplexError(GuardError):
     code = "sql.too_complex"
 
 
+class UncheckableError(GuardError):
+    """The engine cannot bind the statement ahead to check what it reads (a PIVOT without an
+    IN list runs a hidden query first), so it does not run it."""
+
+    code = "sql.uncheckable"
+
+
 class PolicyError(GuardError):
     """A permission check refused the query (governance)."""
 

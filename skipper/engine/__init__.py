@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from skipper.engine.relations import Allowed, Relation
 
 #: The function governed SQL calls for a ``hash`` mask: ``sha256(salt || CAST(x AS VARCHAR))``.
 #: The engine defines it on its own connection with the deployment's secret salt, so the salt
@@ -16,15 +19,24 @@ MASK_HASH_FUNCTION = "skipper_mask_hash"
 
 @dataclass
 class Result:
-    """What an engine returns: at most ``max_rows`` rows, and how many there were in all."""
+    """What an engine returns: the rows it kept (at most ``max_rows``, and at most its byte
+    bound), how many there were in all, and why some were left out (``truncated_by``:
+    ``"rows"`` or ``"bytes"``).
+
+    ``result_hash`` fingerprints *every* row the query produced, kept or not, as
+    ``skipper.fingerprint.RowFingerprint`` does, of the kind ``result_hash_kind`` names
+    (``rows.ordered.v2`` when the engine was told the order counts, else
+    ``rows.unordered.v2``). An engine that leaves it None gets the v2 fingerprint of the kept
+    rows from ``Skipper``, which then says so in the record's kind."""
 
     table: pa.Table
     row_count: int
     truncated: bool
     duration_s: float
     types: list[str] = field(default_factory=list)  # the engine's own type names, per column
-    result_hash: str | None = None  # skipper.fingerprint.hash_result of ``table``, when the engine
-    # computed it (cheaper where the rows were made)
+    result_hash: str | None = None
+    result_hash_kind: str | None = None
+    truncated_by: str | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -55,6 +67,10 @@ class PendingResult(Protocol):
     """A submitted query. ``result()`` waits for it; as a context manager, leaving the block
     collects the result if nobody did, so the engine is never left held."""
 
+    #: The relations the engine's bound plan reads, when it was given ``allowed`` and checked
+    #: them (the second wall); None from an engine that does not bind ahead.
+    relations: list[Relation] | None
+
     def result(self) -> Result: ...
 
     def __enter__(self) -> PendingResult: ...
@@ -70,16 +86,26 @@ class Engine(Protocol):
 
     ``submit`` starts a query and returns at once where the engine runs queries elsewhere (a
     worker process, a remote cluster), so the caller can do its own work meanwhile; an engine
-    that cannot may run the query inside ``result()``. ``execute`` is submit-then-wait."""
+    that cannot may run the query inside ``result()``. ``execute`` is submit-then-wait.
+    ``ordered``: the query's outermost ORDER BY fixes the row order, so the result's
+    fingerprint counts it (the guard knows; the engine is told, not asked to re-parse).
+    ``version`` (optional) names the engine's release in audit records.
+
+    Given ``allowed`` (what the guard let the query read), an engine binds the query with its
+    own binder before running it and refuses (``sql.unknown_table``) any relation outside it:
+    two readings of the same SQL must not disagree silently. DuckDB's is
+    ``skipper.engine.relations``; every engine added later needs its own equivalent."""
 
     dialect: str
 
     def submit(
-        self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None
+        self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None,
+        ordered: bool = False, allowed: Allowed | None = None,
     ) -> PendingResult: ...
 
     def execute(
-        self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None
+        self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None,
+        ordered: bool = False, allowed: Allowed | None = None,
     ) -> Result: ...
 
     def introspect(self) -> list[TableInfo]: ...

@@ -14,7 +14,9 @@ import duckdb
 import pyarrow as pa
 
 from skipper.engine import MASK_HASH_FUNCTION
+from skipper.engine.relations import Allowed, Binder
 from skipper.errors import EngineError, QueryTimeoutError
+from skipper.fingerprint import RowFingerprint
 
 #: Rows per Arrow batch read from DuckDB (DuckDB's own default).
 BATCH_ROWS = 131072
@@ -60,9 +62,22 @@ class Sandbox:
         self.con = open_sandboxed(database, memory_limit=memory_limit, threads=threads,
                                   mask_salt=mask_salt)
         self.watchdog = Watchdog(self.con)
+        self.binder = Binder(self.con)
 
-    def run(self, sql: str, *, max_rows: int | None, timeout_s: float | None) -> QueryOutput:
-        """Run one read statement, keeping at most ``max_rows`` rows while counting them all.
+    def bind(self, sql: str, allowed: Allowed, *, timeout_s: float | None) -> list[list[str]]:
+        """The relations ``sql`` reads as DuckDB binds it, checked against ``allowed`` before
+        anything runs (see ``skipper.engine.relations``); each as ``Relation.to_list()``."""
+        single_read_statement(self.con, sql)
+        self.watchdog.arm(timeout_s)
+        try:
+            return [relation.to_list() for relation in self.binder.check(sql, allowed)]
+        finally:
+            self.watchdog.disarm()
+
+    def run(self, sql: str, *, max_rows: int | None, timeout_s: float | None,
+            max_bytes: int | None = None, ordered: bool = False) -> QueryOutput:
+        """Run one read statement, keeping at most ``max_rows`` rows and ``max_bytes`` bytes
+        while counting and fingerprinting them all (``ordered``: the row order counts).
 
         A MULTI statement (a PIVOT) runs in a transaction that is always rolled back, so
         nothing it might create (a temporary table or type) outlives it.
@@ -76,7 +91,7 @@ class Sandbox:
             if isolated:
                 self.con.begin()
             try:
-                return _stream(self.con, statement, max_rows)
+                return _stream(self.con, statement, max_rows, max_bytes, ordered)
             finally:
                 if isolated:
                     self.con.rollback()
@@ -167,38 +182,82 @@ def define_mask_functions(con: Any, salt: str) -> None:
 
 @dataclass
 class QueryOutput:
-    """What one query produced: the kept rows, how many there were, and the column types.
-    Not fingerprinted here: the worker hashes the rows after it has sent them, while the
-    parent reads them (see ``skipper.engine._worker``)."""
+    """What one query produced: the kept rows, how many there were in all, the column types,
+    why rows were left out (``"rows"``: ``max_rows``, ``"bytes"``: ``max_bytes``), and the
+    fingerprint of every row. The fingerprint already holds the rows left out; the kept rows
+    are added by ``finish_fingerprint`` (the worker does it after sending them, while the
+    parent reads them)."""
 
     table: pa.Table
     row_count: int
     truncated: bool
     types: list[str]
+    fingerprint: RowFingerprint
+    truncated_by: str | None = None
+
+    def finish_fingerprint(self) -> str:
+        self.fingerprint.add(self.table, 0)
+        return self.fingerprint.hexdigest()
 
 
-def _stream(con: Any, statement: Any, max_rows: int | None) -> QueryOutput:
+def _stream(con: Any, statement: Any, max_rows: int | None, max_bytes: int | None = None,
+            ordered: bool = False) -> QueryOutput:
+    """Read every batch DuckDB produces: keep rows until ``max_rows`` rows or ``max_bytes``
+    bytes (of Arrow buffers), count them all, and fingerprint the ones not kept as they pass
+    (they are not held)."""
     relation = con.sql(statement)
     if relation is None:
         raise EngineError("the statement returned no result", code="engine.no_result")
     types = [str(kind) for kind in relation.types]
     reader = relation.to_arrow_reader(BATCH_ROWS)
+    fingerprint = RowFingerprint(reader.schema, ordered=ordered)
     kept: list[pa.RecordBatch] = []
-    kept_rows = total = 0
+    kept_rows = kept_bytes = total = 0
+    truncated_by: str | None = None
     try:
         for batch in reader:
-            total += batch.num_rows
-            room = batch.num_rows if max_rows is None else max_rows - kept_rows
-            if room <= 0:
-                continue
-            take = min(room, batch.num_rows)
-            kept.append(batch if take == batch.num_rows else batch.slice(0, take))
-            kept_rows += take
+            start, total = total, total + batch.num_rows
+            if truncated_by is None:
+                take = batch.num_rows if max_rows is None else min(max_rows - kept_rows,
+                                                                   batch.num_rows)
+                if take < batch.num_rows:
+                    truncated_by = "rows"
+                if max_bytes is not None:
+                    fits = _rows_within(batch, take, max_bytes - kept_bytes)
+                    if fits < take:
+                        take, truncated_by = fits, "bytes"
+                if take:
+                    part = batch if take == batch.num_rows else batch.slice(0, take)
+                    kept.append(part)
+                    kept_rows += take
+                    kept_bytes += part.nbytes
+                if take == batch.num_rows:
+                    continue
+                batch = batch.slice(take)
+                start += take
+            fingerprint.add(batch, start)
     finally:
         reader.close()
     table = pa.Table.from_batches(kept, schema=reader.schema)
-    return QueryOutput(table=table, row_count=total, truncated=total > kept_rows,
-                       types=types)
+    return QueryOutput(table=table, row_count=total, truncated=total > kept_rows, types=types,
+                       fingerprint=fingerprint, truncated_by=truncated_by)
+
+
+def _rows_within(batch: pa.RecordBatch, rows: int, room: int) -> int:
+    """How many of the first ``rows`` rows of ``batch`` fit in ``room`` bytes (a bisection on
+    the slices' buffer sizes)."""
+    if rows <= 0 or room <= 0:
+        return 0
+    if batch.slice(0, rows).nbytes <= room:
+        return rows
+    low, high = 0, rows  # low fits, high does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if batch.slice(0, middle).nbytes <= room:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 def single_read_statement(con: Any, sql: str) -> Any:

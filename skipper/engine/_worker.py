@@ -24,8 +24,13 @@ import pyarrow as pa
 
 import skipper
 from skipper.engine import ColumnInfo, TableInfo
-from skipper.errors import EngineError, QueryTimeoutError, SkipperError
-from skipper.fingerprint import hash_result
+from skipper.errors import (
+    EngineError,
+    QueryTimeoutError,
+    SkipperError,
+    UncheckableError,
+    UnknownTableError,
+)
 
 #: How long a fresh worker may take to import DuckDB and open the database.
 STARTUP_TIMEOUT_S = 60.0
@@ -84,18 +89,35 @@ def serve(fd: int, settings: dict[str, Any]) -> None:
 
 def execute(sandbox: Any, request: dict[str, Any], channel: Channel) -> None:
     """Send the rows, then their fingerprint in a second message: the parent decodes the rows
-    while this process hashes them, so hashing adds nothing to the round trip."""
+    while this process hashes them, so hashing adds nothing to the round trip.
+
+    With ``allowed`` in the request, the query is first bound and its relations checked (the
+    second wall); they go back in a message of their own before the query runs, so the parent
+    drafts the audit record from them while the rows are being made."""
+    if request.get("allowed") is not None:
+        from skipper.engine.relations import Allowed
+
+        allowed = Allowed.from_dict(request["allowed"])
+        relations, failure = attempt(lambda: sandbox.bind(
+            request["sql"], allowed, timeout_s=request.get("timeout_s")))
+        channel.send(frame(failure or {"ok": True, "relations": relations}))
+        if failure is not None:
+            return
     output, failure = attempt(lambda: sandbox.run(request["sql"],
                                                   max_rows=request.get("max_rows"),
-                                                  timeout_s=request.get("timeout_s")))
+                                                  timeout_s=request.get("timeout_s"),
+                                                  max_bytes=request.get("max_bytes"),
+                                                  ordered=bool(request.get("ordered"))))
     if failure is not None:
         channel.send(frame(failure))
         return
     channel.send(frame({"ok": True, "row_count": output.row_count,
-                        "truncated": output.truncated, "types": output.types},
-                       output.table))
-    digest, failure = attempt(lambda: hash_result(output.table))
-    channel.send(frame(failure or {"ok": True, "result_hash": digest}))
+                        "truncated": output.truncated, "truncated_by": output.truncated_by,
+                        "types": output.types}, output.table))
+    # The rows left out were fingerprinted while streaming; the kept ones are added now.
+    digest, failure = attempt(output.finish_fingerprint)
+    channel.send(frame(failure or {"ok": True, "result_hash": digest,
+                                   "result_hash_kind": output.fingerprint.kind}))
 
 
 def attempt(call: Callable[[], Any]) -> tuple[Any, dict[str, Any] | None]:
@@ -312,10 +334,17 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def rebuild_error(payload: dict[str, Any]) -> EngineError:
+def rebuild_error(payload: dict[str, Any]) -> SkipperError:
     """The parent's copy of an error the worker raised."""
-    cls = QueryTimeoutError if payload.get("type") == "QueryTimeoutError" else EngineError
+    cls = _REBUILT.get(str(payload.get("type")), EngineError)
     return cls(payload["message"], code=payload["code"], **(payload.get("details") or {}))
+
+
+#: Errors the worker raises that the parent rebuilds as their own class (others: EngineError).
+_REBUILT: dict[str, type[SkipperError]] = {
+    "QueryTimeoutError": QueryTimeoutError, "UnknownTableError": UnknownTableError,
+    "UncheckableError": UncheckableError,
+}
 
 
 def rebuild_tables(rows: list[dict[str, Any]]) -> list[TableInfo]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+import duckdb
 import pyarrow as pa
 
 from skipper.engine import Result, TableInfo
@@ -21,10 +22,13 @@ from skipper.engine._worker import (
     rebuild_error,
     rebuild_tables,
 )
+from skipper.engine.relations import Allowed, Relation
 from skipper.errors import ConfigError, DatabaseNotFoundError, EngineError
-from skipper.fingerprint import hash_result
 
 Isolation = Literal["process", "thread"]
+
+#: The default bound on a result's kept bytes, whatever ``max_rows`` allows.
+DEFAULT_MAX_RESULT_BYTES = 64 * 2**20
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -51,6 +55,7 @@ class DuckDBEngine:
     """
 
     dialect = "duckdb"
+    version = duckdb.__version__
 
     def __init__(
         self,
@@ -61,6 +66,7 @@ class DuckDBEngine:
         isolation: Isolation = "process",
         kill_grace_s: float = 1.5,
         mask_salt: str | None = None,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     ) -> None:
         """``mask_salt``: the secret salt of the ``hash`` mask (``MASK_HASH_FUNCTION`` is
         defined only when given). It reaches the worker over its socket, never its argv."""
@@ -79,6 +85,13 @@ class DuckDBEngine:
             raise ConfigError("kill_grace_s must be zero or more")
         if mask_salt is not None and not mask_salt:
             raise ConfigError("mask_salt must not be empty")
+        if isinstance(max_result_bytes, bool) or not isinstance(max_result_bytes, int) \
+                or max_result_bytes <= 0:
+            raise ConfigError("max_result_bytes must be a positive number of bytes",
+                              code="config.invalid_max_result_bytes")
+        #: The kept rows' bytes (Arrow buffers) at most: past it the result is truncated
+        #: (``Result.truncated_by == "bytes"``), though every row is still counted and hashed.
+        self.max_result_bytes = max_result_bytes
         self.memory_limit = memory_limit
         self.threads = threads
         self.isolation: Isolation = isolation
@@ -100,9 +113,14 @@ class DuckDBEngine:
 
     # ---- Engine protocol ---------------------------------------------------------------
     def submit(self, sql: str, *, max_rows: int | None = None,
-               timeout_s: float | None = None) -> PendingQuery:
+               timeout_s: float | None = None, allowed: Allowed | None = None,
+               ordered: bool = False) -> PendingQuery:
         """Start one read query (keeping at most ``max_rows`` rows, counting them all); its
         result comes from the returned handle's ``result()``.
+
+        ``allowed``: the relations the guard let the query read. The query is then bound first
+        and refused (``sql.unknown_table``, nothing run) if DuckDB's plan reads anything else;
+        the handle's ``relations`` are what the plan reads (see ``skipper.engine.relations``).
 
         With ``isolation="process"`` the worker runs it while the caller goes on: `Skipper`
         prepares the audit record meanwhile, while this process is still warm. One query runs
@@ -113,16 +131,18 @@ class DuckDBEngine:
         self._lock.acquire()
         try:
             self._check_open()
-            pending = PendingQuery(self, sql, max_rows, timeout_s)
+            pending = PendingQuery(self, sql, max_rows, timeout_s, allowed, ordered=ordered)
         except BaseException:
             self._lock.release()
             raise
         return pending
 
     def execute(self, sql: str, *, max_rows: int | None = None,
-                timeout_s: float | None = None) -> Result:
+                timeout_s: float | None = None, allowed: Allowed | None = None,
+                ordered: bool = False) -> Result:
         """Run one read query; keep at most ``max_rows`` rows, count them all."""
-        with self.submit(sql, max_rows=max_rows, timeout_s=timeout_s) as pending:
+        with self.submit(sql, max_rows=max_rows, timeout_s=timeout_s,
+                         allowed=allowed, ordered=ordered) as pending:
             return pending.result()
 
     def introspect(self) -> list[TableInfo]:
@@ -230,17 +250,31 @@ class PendingQuery:
     when the block itself is raising."""
 
     def __init__(self, engine: DuckDBEngine, sql: str, max_rows: int | None,
-                 timeout_s: float | None) -> None:
+                 timeout_s: float | None, allowed: Allowed | None = None, *,
+                 ordered: bool = False) -> None:
         self._engine = engine
+        self.ordered = ordered
         self._sql, self._max_rows, self._timeout_s = sql, max_rows, timeout_s
         self._started = time.perf_counter()
         self._deadline: float | None = None
         self._outcome: Result | BaseException | None = None
-        if engine._worker is not None:
-            engine._send({"op": "execute", "sql": sql, "max_rows": max_rows,
-                          "timeout_s": timeout_s})
-            if timeout_s is not None:
-                self._deadline = time.monotonic() + timeout_s + engine.kill_grace_s
+        #: What DuckDB's bound plan reads (when the query was submitted with ``allowed``).
+        self.relations: list[Relation] | None = None
+        if engine._sandbox is not None:
+            if allowed is not None:
+                self.relations = [Relation.from_list(row) for row in engine._sandbox.bind(
+                    sql, allowed, timeout_s=timeout_s)]
+            return
+        engine._send({"op": "execute", "sql": sql, "max_rows": max_rows,
+                      "timeout_s": timeout_s, "ordered": ordered,
+                      "max_bytes": engine.max_result_bytes,
+                      "allowed": allowed.to_dict() if allowed is not None else None})
+        if timeout_s is not None:
+            self._deadline = time.monotonic() + timeout_s + engine.kill_grace_s
+        if allowed is not None:
+            # The worker binds and checks first; a refusal ends the request there.
+            header, _ = engine._receive(self._deadline, timeout_s)
+            self.relations = [Relation.from_list(row) for row in header["relations"]]
 
     def result(self) -> Result:
         if self._outcome is None:
@@ -270,12 +304,16 @@ class PendingQuery:
         engine = self._engine
         if engine._sandbox is not None:
             output = engine._sandbox.run(self._sql, max_rows=self._max_rows,
-                                         timeout_s=self._timeout_s)
+                                         timeout_s=self._timeout_s,
+                                         max_bytes=engine.max_result_bytes,
+                                         ordered=self.ordered)
             return Result(table=output.table, row_count=output.row_count,
                           truncated=output.truncated,
                           duration_s=time.perf_counter() - self._started,
                           types=output.types,
-                          result_hash=hash_result(output.table))
+                          result_hash=output.finish_fingerprint(),
+                          result_hash_kind=output.fingerprint.kind,
+                          truncated_by=output.truncated_by)
         header, table = engine._receive(self._deadline, self._timeout_s)
         assert table is not None
         # The worker hashes the rows after sending them, while this process decoded them.
@@ -284,7 +322,9 @@ class PendingQuery:
                       truncated=bool(header["truncated"]),
                       duration_s=time.perf_counter() - self._started,
                       types=list(header["types"]),
-                      result_hash=str(fingerprint["result_hash"]))
+                      result_hash=str(fingerprint["result_hash"]),
+                      result_hash_kind=str(fingerprint["result_hash_kind"]),
+                      truncated_by=header.get("truncated_by"))
 
 
 def parse_bytes(size: str) -> int:

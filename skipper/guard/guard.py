@@ -11,6 +11,7 @@ from sqlglot import exp
 from sqlglot.schema import MappingSchema
 
 from skipper.catalog import Catalog
+from skipper.engine.relations import Allowed
 from skipper.errors import (
     GuardError,
     NotReadOnlyError,
@@ -23,12 +24,12 @@ from skipper.guard.comments import drop_comments
 from skipper.guard.context import GuardContext
 from skipper.guard.functions import allowed_functions
 from skipper.guard.lineage import record_lineage
-from skipper.guard.parse import MAX_DEPTH, MAX_SQL_CHARS, parse_statements, too_deep_error
+from skipper.guard.parse import LIMITS, Limits, TimeBudget, parse_statements, too_deep_error
 from skipper.guard.policy import apply_policies
 from skipper.guard.read_only import read_only
 from skipper.guard.relation_statement import select_from_relation
 from skipper.guard.single_statement import single_statement
-from skipper.guard.table_functions import no_table_functions
+from skipper.guard.table_functions import ROW_GENERATOR_NAMES, no_table_functions
 from skipper.guard.tables import catalog_tables_only
 from skipper.policy import Access, Policy
 
@@ -75,8 +76,10 @@ class GuardedQuery:
         user: str | None = None,
         groups: list[str] | None = None,
         policies: list[dict[str, str]] | None = None,
+        reads: list[tuple[str, str]] | None = None,
     ) -> None:
         self.groups = list(groups or [])
+        self.reads = list(reads or [])
         self.policies = [dict(p) for p in policies or []]
         self.sql = sql
         self.tables = list(tables)
@@ -94,6 +97,11 @@ class GuardedQuery:
         if self._tree is None:
             self._tree = self._tree_source.copy()
         return self._tree
+
+    @property
+    def ordered(self) -> bool:
+        """Whether the outermost query's ORDER BY fixes the rows' order (read, not copied)."""
+        return self._tree_source.args.get("order") is not None
 
     @property
     def analysed(self) -> exp.Expression | None:
@@ -114,7 +122,14 @@ class GuardedQuery:
             user=self.user,
             groups=self.groups,
             policies=self.policies,
+            reads=self.reads,
         )
+
+    @property
+    def allowed(self) -> Allowed:
+        """What the engine's second wall lets this query read: the catalog tables it names and
+        its governance reads (row filters' subqueries), and the harmless row generators."""
+        return Allowed.of(self.reads, ROW_GENERATOR_NAMES)
 
     def __repr__(self) -> str:
         return f"GuardedQuery(sql={self.sql!r}, tables={self.tables!r})"
@@ -131,19 +146,18 @@ class Guard:
         database: str | None = None,
         rules: tuple[Rule, ...] = RULES,
         cache_size: int = 256,
-        max_sql_chars: int = MAX_SQL_CHARS,
-        max_depth: int = MAX_DEPTH,
+        limits: Limits = LIMITS,
         policy: Policy | None = None,
     ) -> None:
         """``database`` is the name DuckDB gives the opened file (its stem, e.g. ``lake`` for
-        ``lake.duckdb``), so ``lake.accounts`` and ``lake.main.accounts`` are recognised."""
+        ``lake.duckdb``), so ``lake.accounts`` and ``lake.main.accounts`` are recognised.
+        ``limits`` bound the work of one check (size, tokens, nesting, time)."""
         self.catalog = catalog
         self.dialect = dialect
         self.database = database
         self.rules = rules
         self.policy = policy if policy is not None else Policy(catalog, dialect=dialect)
-        self.max_sql_chars = max_sql_chars
-        self.max_depth = max_depth
+        self.limits = limits
         tables: dict[str, object] = dict(catalog.schema())
         self.schema = MappingSchema(tables, dialect=dialect, normalize=True)
         self._cache: OrderedDict[tuple[str, str | None, str, str], GuardedQuery] = OrderedDict()
@@ -200,8 +214,7 @@ class Guard:
 
     def _check(self, sql: str, user: str | None, access: Access) -> GuardedQuery:
         ctx = self.context(sql, user, access)
-        tree, text = run_rules(ctx, self.rules, max_chars=self.max_sql_chars,
-                               max_depth=self.max_depth)
+        tree, text = run_rules(ctx, self.rules, self.limits)
         if not isinstance(tree, exp.Query):
             raise NotReadOnlyError("only read queries are allowed (SELECT, WITH, FROM ...)")
         return GuardedQuery(
@@ -214,19 +227,24 @@ class Guard:
             user=user,
             groups=list(access.principal.groups),
             policies=ctx.policies,
+            reads=_reads(ctx, access, self.catalog),
         )
 
 
-def run_rules(ctx: GuardContext, rules: tuple[Rule, ...], *, max_chars: int = MAX_SQL_CHARS,
-              max_depth: int = MAX_DEPTH) -> tuple[exp.Expression, str]:
+def run_rules(ctx: GuardContext, rules: tuple[Rule, ...], limits: Limits = LIMITS
+              ) -> tuple[exp.Expression, str]:
     """Parse ``ctx.sql_text`` and run ``rules`` on its first statement: the tree and its SQL,
-    or a GuardError. Fails closed: what the rules cannot analyse is a ParseError."""
+    or a GuardError. Fails closed: what the rules cannot analyse is a ParseError. The text is
+    measured before it is parsed, and parsing and the rules share ``limits.seconds``: a check
+    past its budget stops at the next rule (or the next step of lineage) with sql.too_complex."""
+    ctx.budget = TimeBudget(limits.seconds)
     try:
-        ctx.statements = parse_statements(ctx.sql_text, ctx.dialect, max_chars=max_chars,
-                                          max_depth=max_depth)
+        ctx.statements = parse_statements(ctx.sql_text, ctx.dialect, limits)
         tree = ctx.statements[0]
         for rule in rules:
+            ctx.budget.check()
             tree = rule(tree, ctx)
+        ctx.budget.check()
         return tree, tree.sql(dialect=ctx.dialect)
     except GuardError:
         raise
@@ -247,6 +265,21 @@ def check_statement(sql: str, dialect: str = "duckdb") -> exp.Expression:
                        schema=MappingSchema(dialect=dialect), sql_text=sql)
     tree, _ = run_rules(ctx, STATEMENT_RULES)
     return tree
+
+
+def _reads(ctx: GuardContext, access: Access, catalog: Catalog) -> list[tuple[str, str]]:
+    """The stored tables the guarded query reads as ``(schema, name)``: those it names, and
+    those its row filters read (a filter may look at another table, e.g. accounts)."""
+    tables = {ref.table.name: ref.table for ref in ctx.table_refs}
+    for name in list(tables):
+        policy = access.table_policy(name)
+        if policy is None or policy.row_filter is None:
+            continue
+        for node in policy.row_filter.find_all(exp.Table):
+            table = catalog.find_table(node.name)
+            if table is not None:
+                tables.setdefault(table.name, table)
+    return sorted((table.db_schema, table.name) for table in tables.values())
 
 
 @functools.cache
