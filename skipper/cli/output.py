@@ -43,11 +43,26 @@ class SafeConsole(Console):
     def render(
         self, renderable: RenderableType, options: ConsoleOptions | None = None
     ) -> Iterable[Segment]:
+        if isinstance(renderable, Text) and visible(renderable.plain) != renderable.plain:
+            renderable = _visible_text(renderable)  # wrapped in its space, not cut to it
         for segment in super().render(renderable, options):
             if segment.control or not segment.text:
                 yield segment
             else:
                 yield Segment(visible(segment.text), segment.style, segment.control)
+
+
+def _visible_text(text: Text) -> Text:
+    """A copy of ``text`` made visible, its styles kept on the characters they covered."""
+    shown = text.blank_copy()
+    cuts = sorted({edge for span in text.spans for edge in (span.start, span.end)}
+                  - {0, len(text.plain)})
+    for part in text.divide(cuts):
+        start = len(shown)
+        shown.append(visible(part.plain))
+        for span in part.spans:
+            shown.stylize(span.style, start, len(shown))
+    return shown
 
 
 console = SafeConsole()
