@@ -1,7 +1,9 @@
 """Rule: every column exists; qualify a copy of the tree against the catalog to prove it.
 
 The executed tree is left as written: qualification rewrites stars, aliases and USING joins,
-which DuckDB would name and order differently. The qualified copy is ``ctx.analysed``.
+which DuckDB would name and order differently. The qualified copy is ``ctx.analysed``. Where only
+DuckDB knows a relation's columns (``COLUMNS(...)``, a PIVOT), the copy holds what DuckDB's binder
+says on the empty schema (``stars``, ``pivots``), so validation stays on for the whole query.
 """
 
 from __future__ import annotations
@@ -11,43 +13,118 @@ from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 
 from skipper.errors import ParseError, UnknownColumnError
+from skipper.guard.binder import schema_binder
 from skipper.guard.context import GuardContext
 from skipper.guard.parse import first_line
+from skipper.guard.pivots import PivotStandIn, plan_pivots, stand_in_pivots
+from skipper.guard.stars import plan_star_expressions, spell_out_stars
+
+_MAX_ADMITTED = 64
 
 
 def qualify_columns(tree: exp.Expression, ctx: GuardContext) -> exp.Expression:
-    analysed, pivoted = _analysis_copy(tree, ctx)
-    try:
-        ctx.analysed = _qualify(analysed, ctx, columns=True, validate=not pivoted)
-    except OptimizeError as error:
-        ctx.analysed = _qualify_again(tree, ctx, error, pivoted)
-    except SqlglotError as error:
-        raise ParseError(f"the query cannot be analysed: {first_line(error)}") from None
-    return tree
+    prepared, stand_ins = _analysis_copy(tree, ctx)
+    admitted = 0
+    while True:
+        try:
+            ctx.analysed = _qualify(prepared.copy(), ctx)
+            return tree
+        except OptimizeError as error:
+            if admitted < _MAX_ADMITTED and _admit_pivot_value(prepared, stand_ins, error, ctx):
+                admitted += 1
+                continue
+            ctx.analysed = _qualify_again(prepared, ctx, error)
+            return tree
+        except SqlglotError as error:
+            raise ParseError(f"the query cannot be analysed: {first_line(error)}") from None
 
 
 def _qualify_again(
-    tree: exp.Expression, ctx: GuardContext, error: OptimizeError, pivoted: bool
+    prepared: exp.Expr, ctx: GuardContext, error: OptimizeError
 ) -> exp.Expression:
-    """Second tries for what DuckDB binds but sqlglot does not, before calling a column unknown.
-
-    A PIVOT statement's output columns depend on the data, so what reads them cannot be checked
-    before DuckDB runs it: qualify the tables only, and leave the columns to DuckDB. A derived
-    table in FROM may read the tables before it without the LATERAL keyword in DuckDB: say
-    LATERAL for sqlglot and look again.
-    """
-    analysed, _ = _analysis_copy(tree, ctx)  # the first copy is half-qualified by now
-    if pivoted:
-        return _qualify(analysed, ctx, columns=False, validate=False)
+    """A second try for what DuckDB binds but sqlglot does not, before calling a column unknown:
+    a derived table in FROM may read the tables before it without the LATERAL keyword in
+    DuckDB, so say LATERAL for sqlglot and look again."""
+    analysed = prepared.copy()
     if _make_derived_tables_lateral(analysed):
         try:
-            return _qualify(analysed, ctx, columns=True, validate=True)
+            return _qualify(analysed, ctx)
         except OptimizeError:
             pass
     raise _column_error(error, ctx) from None
 
 
-def _make_derived_tables_lateral(analysed: exp.Expression) -> bool:
+def _admit_pivot_value(
+    prepared: exp.Expr, stand_ins: list[PivotStandIn], error: OptimizeError,
+    ctx: GuardContext,
+) -> bool:
+    """Whether the column sqlglot could not resolve may be a value column of a PIVOT without an
+    IN list around it (then it is admitted as one): read unqualified or through the PIVOT's
+    alias, where such a PIVOT is a source, and not a name DuckDB would otherwise bind."""
+    dependent = {id(s.select): s for s in stand_ins if s.data_dependent}
+    name = _unresolved_name(error)
+    if not dependent or not name:
+        return False
+    admitting: list[PivotStandIn] = []
+    for column in prepared.find_all(exp.Column):
+        if column.name.lower() != name.lower() or isinstance(column.this, exp.Star):
+            continue
+        for stand_in, alias in _pivots_around(column, dependent):
+            if (alias.lower() == column.table.lower() or not column.table) and (
+                name.lower() not in stand_in.admitted
+            ):
+                admitting.append(stand_in)
+    if not admitting or schema_binder(ctx.catalog).is_builtin_name(name):
+        return False
+    for stand_in in admitting:
+        stand_in.admit(name)
+    return True
+
+
+def _pivots_around(
+    column: exp.Column, dependent: dict[int, PivotStandIn]
+) -> list[tuple[PivotStandIn, str]]:
+    """The data-dependent PIVOT stand-ins that are sources of a SELECT enclosing ``column``,
+    each with the name the SELECT reads it by."""
+    found: list[tuple[PivotStandIn, str]] = []
+    node: exp.Expr | None = column
+    while node is not None:
+        if isinstance(node, exp.Select):
+            from_ = node.args.get("from_")
+            sources = [from_.this] if isinstance(from_, exp.From) else []
+            sources += [join.this for join in node.args.get("joins") or []]
+            for source in sources:
+                stand_in = _stand_in_read(source, dependent)
+                if stand_in is not None:
+                    found.append((stand_in, source.alias_or_name))
+        node = node.parent
+    return found
+
+
+def _stand_in_read(
+    source: exp.Expr, dependent: dict[int, PivotStandIn]
+) -> PivotStandIn | None:
+    """The stand-in a FROM source reads: the derived table itself, or the CTE it names."""
+    if isinstance(source, exp.Subquery):
+        return dependent.get(id(source.this))
+    if isinstance(source, exp.Table) and not source.args.get("db"):
+        for stand_in in dependent.values():
+            cte = stand_in.select.parent
+            if isinstance(cte, exp.CTE) and cte.alias_or_name.lower() == source.name.lower():
+                return stand_in
+    return None
+
+
+def _unresolved_name(error: OptimizeError) -> str:
+    message = first_line(error)
+    if message.startswith("Column '") and "'" in message[8:]:
+        return message[8 : message.index("'", 8)]
+    if message.startswith("Unknown column: "):
+        return message.removeprefix("Unknown column: ").strip()
+    return ""
+
+
+def _make_derived_tables_lateral(analysed: exp.Expr) -> bool:
     """Turn ``FROM t, (SELECT t.x) q`` into ``FROM t, LATERAL (SELECT t.x) q`` in the copy."""
     changed = False
     for join in list(analysed.find_all(exp.Join)):
@@ -59,29 +136,45 @@ def _make_derived_tables_lateral(analysed: exp.Expression) -> bool:
     return changed
 
 
-def _analysis_copy(tree: exp.Expression, ctx: GuardContext) -> tuple[exp.Expression, bool]:
-    """A copy to qualify, and whether it held a PIVOT statement (checked, then stood in for)."""
+def _analysis_copy(
+    tree: exp.Expression, ctx: GuardContext
+) -> tuple[exp.Expr, list[PivotStandIn]]:
+    """A copy to qualify: catalog tables spelled exactly, star expressions sqlglot cannot expand
+    spelled out and each PIVOT replaced by a stand-in, both with the columns DuckDB binds."""
     analysed = tree.copy()
     _point_at_catalog_tables(tree, analysed, ctx)
-    pivots = [p for p in analysed.find_all(exp.Pivot) if p.args.get("this") is not None]
-    for pivot in pivots:
-        _check_pivot_columns(pivot, ctx)
-        _read_whole_source(pivot)
-    return analysed, bool(pivots)
+    has_pivot = analysed.find(exp.Pivot) is not None
+    if not has_pivot and not _has_star_expression(analysed):
+        return analysed, []
+    binder = schema_binder(ctx.catalog)
+    for pivot in analysed.find_all(exp.Pivot):
+        if pivot.args.get("this") is not None:
+            _check_pivot_columns(pivot, ctx)
+    stars = plan_star_expressions(analysed, binder, ctx.dialect)
+    pivots = plan_pivots(analysed, binder, ctx.dialect) if has_pivot else []
+    spell_out_stars(stars)
+    return stand_in_pivots(analysed, pivots)
 
 
-def _qualify(
-    analysed: exp.Expression, ctx: GuardContext, *, columns: bool, validate: bool
-) -> exp.Expression:
-    return qualify(
+def _has_star_expression(analysed: exp.Expr) -> bool:
+    return analysed.find(exp.Columns) is not None or any(
+        isinstance(star.parent, exp.Column) and star.parent.table
+        or isinstance(star.parent, (exp.Like, exp.ILike, exp.SimilarTo, exp.Glob))
+        for star in analysed.find_all(exp.Star)
+    )
+
+
+def _qualify(analysed: exp.Expr, ctx: GuardContext) -> exp.Expression:
+    qualified = qualify(
         analysed,
         schema=ctx.schema,
         dialect=ctx.dialect,
-        qualify_columns=columns,
-        validate_qualify_columns=validate,
         quote_identifiers=False,
         identify=False,
     )
+    if not isinstance(qualified, exp.Expression):
+        raise ParseError("the query cannot be analysed; rewrite it more plainly")
+    return qualified
 
 
 def _point_at_catalog_tables(
@@ -125,25 +218,9 @@ def _check_pivot_columns(pivot: exp.Pivot, ctx: GuardContext) -> None:
                     )
 
 
-def _read_whole_source(pivot: exp.Pivot) -> None:
-    """Stand in ``SELECT * FROM source`` for the PIVOT statement, which qualify cannot read.
-
-    A PIVOT statement groups by every column it does not pivot, so it reads its whole source.
-    """
-    select = exp.select("*").from_(pivot.this)
-    with_ = pivot.args.get("with_")
-    if with_ is not None:
-        select.set("with_", with_)
-    pivot.replace(select)
-
-
 def _column_error(error: OptimizeError, ctx: GuardContext) -> UnknownColumnError:
     message = first_line(error)
-    column = ""
-    if message.startswith("Column '") and "'" in message[8:]:
-        column = message[8 : message.index("'", 8)]
-    elif message.startswith("Unknown column: "):
-        column = message.removeprefix("Unknown column: ").strip()
+    column = _unresolved_name(error)
     tables = ", ".join(ctx.tables) or "the query's tables"
     if column:
         return UnknownColumnError(

@@ -3,8 +3,8 @@
 It reads the qualified copy (``ctx.analysed``): stars and ``* EXCLUDE`` are expanded there and
 every column names its source. What qualification cannot spell out is counted generously, so
 the record never misses a column: ``COLUMNS(...)`` counts every column of its tables, a
-whole-row reference (``SELECT t FROM t``, ``to_json(t)``) counts the whole table, and so does a
-``PIVOT ... ON`` statement (the analysed copy reads it as ``SELECT * FROM source``).
+whole-row reference (``SELECT t FROM t``, ``to_json(t)``) counts the whole table. A PIVOT reads
+what its stand-in in the analysed copy reads: its group, ON and USING columns (``pivots``).
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def _origins(
     scope: Scope, name: str, ctx: GuardContext, seen: set[tuple[int, str]]
 ) -> list[tuple[Table, str | None]]:
     """The catalog columns that a derived table's (or CTE's) output column ``name`` is made of."""
+    ctx.budget.check()  # tracing every column of an n-CTE chain takes n² steps
     key = (id(scope), name)
     if key in seen:
         return []  # a recursive CTE reading itself
