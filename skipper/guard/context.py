@@ -9,6 +9,7 @@ from sqlglot import exp
 from sqlglot.schema import MappingSchema
 
 from skipper.catalog import Catalog, Table
+from skipper.guard.parse import TimeBudget
 
 if TYPE_CHECKING:
     from skipper.guard.column_names import DuckDBNames
@@ -48,6 +49,8 @@ class GuardContext:
     rewrites: list[str] = field(default_factory=list)
     access: Access | None = None
     policies: list[dict[str, str]] = field(default_factory=list)
+    budget: TimeBudget = field(default_factory=TimeBudget)
+    """The time left for this check (unlimited unless the guard runs it: ``run_rules``)."""
 
     def note(self, rewrite: str) -> None:
         """Record a human-readable note of a rewrite applied to the executed tree."""

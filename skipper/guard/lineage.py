@@ -66,6 +66,7 @@ class _Scope:
     def collect(self) -> None:
         scope = self.scope
         for column in scope.columns:
+            self.ctx.budget.check()  # a star over wide tables expands to many thousands
             if isinstance(column.this, exp.Star):
                 self._star(column, column.table)
             elif column.table:

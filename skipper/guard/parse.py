@@ -1,17 +1,54 @@
-"""Reading SQL text into sqlglot trees, once, with limits so hostile input fails cleanly."""
+"""Reading SQL text into sqlglot trees, once, with limits so hostile input fails cleanly.
+
+The work is bounded before sqlglot parses anything: its tokenizer is linear, but its parser is
+not (each subscript of ``x[1][1]...`` costs more than the one before), so the tokens are counted
+and their nesting measured first, and only text within every limit is parsed.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
+from sqlglot.parser import Parser
+from sqlglot.tokens import Token, TokenType
 
 from skipper.errors import ParseError, TooComplexError
 
 MAX_SQL_CHARS = 50_000
+MAX_TOKENS = 8_000
+MAX_NESTING = 64
+MAX_CHAIN = 32
 MAX_DEPTH = 400
+MAX_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much SQL the guard reads; past any limit it refuses with ``sql.too_complex``.
+
+    ``chars``, ``tokens``, ``nesting`` and ``chain`` are measured on the text and its tokens
+    before parsing, ``depth`` on the parsed tree. ``seconds`` is the time budget of parsing and
+    running the rules, checked between rules and inside the steps of a rule whose work can grow
+    faster than the query (lineage through long CTE chains), so it stops the check a step late
+    at most.
+    """
+
+    chars: int = MAX_SQL_CHARS
+    tokens: int = MAX_TOKENS
+    nesting: int = MAX_NESTING
+    chain: int = MAX_CHAIN
+    depth: int = MAX_DEPTH
+    seconds: float = MAX_SECONDS
+
+
+LIMITS = Limits()
 
 
 class _QuietCommandFallback(logging.Filter):
@@ -31,20 +68,16 @@ if not any(isinstance(f, _QuietCommandFallback) for f in _sqlglot_logger.filters
 
 
 def parse_statements(
-    sql: str, dialect: str, *, max_chars: int = MAX_SQL_CHARS, max_depth: int = MAX_DEPTH
+    sql: str, dialect: str, limits: Limits = LIMITS
 ) -> list[exp.Expression]:
-    """Every statement of ``sql`` (empty ones and lone semicolons dropped), or a ParseError."""
-    if not isinstance(sql, str):
-        raise ParseError(f"SQL must be text, not {type(sql).__name__}")
-    if len(sql) > max_chars:
-        raise TooComplexError(
-            f"the query is {len(sql):,} characters long; the limit is {max_chars:,}. "
-            "Ask for less at once, or split the question.",
-            length=len(sql),
-            limit=max_chars,
-        )
+    """Every statement of ``sql`` (empty ones and lone semicolons dropped), or a ParseError
+    (a TooComplexError when the text is past ``limits``)."""
     try:
-        parsed = sqlglot.parse(sql, read=dialect)
+        reader = Dialect.get_or_raise(dialect)
+        tokens = read_tokens(sql, reader, limits)
+        parsed = reader.parser().parse(tokens, sql)
+    except (ParseError, TooComplexError):
+        raise
     except RecursionError:
         raise too_deep_error() from None
     except SqlglotError as error:
@@ -59,9 +92,102 @@ def parse_statements(
     if not statements:
         raise ParseError("the SQL is empty; write one SELECT query")
     for statement in statements:
-        if tree_depth(statement) > max_depth:
+        if tree_depth(statement) > limits.depth:
             raise too_deep_error()
     return statements
+
+
+def read_tokens(sql: str, reader: Dialect, limits: Limits = LIMITS) -> list[Token]:
+    """The tokens of ``sql``, once its length, token count, nesting and chains are within
+    ``limits`` (a TooComplexError naming what to simplify otherwise)."""
+    if not isinstance(sql, str):
+        raise ParseError(f"SQL must be text, not {type(sql).__name__}")
+    if len(sql) > limits.chars:
+        raise TooComplexError(
+            f"the query is {len(sql):,} characters long; the limit is {limits.chars:,}. "
+            "Ask for less at once, or split the question.",
+            length=len(sql),
+            limit=limits.chars,
+        )
+    tokens = reader.tokenize(sql)
+    if len(tokens) > limits.tokens:
+        raise TooComplexError(
+            f"the query is {len(tokens):,} tokens long (names, numbers, strings, symbols); the "
+            f"limit is {limits.tokens:,}. Ask for less at once, or split the question.",
+            tokens=len(tokens),
+            limit=limits.tokens,
+        )
+    shape = token_shape(tokens)
+    if shape.nesting > limits.nesting:
+        raise TooComplexError(
+            f"the query nests brackets, subqueries or CASE expressions {shape.nesting:,} deep; "
+            f"the limit is {limits.nesting}. Flatten it: use CTEs instead of deeply nested "
+            "subqueries or expressions.",
+            nesting=shape.nesting,
+            limit=limits.nesting,
+        )
+    if shape.chain > limits.chain:
+        raise TooComplexError(
+            f"the query applies {shape.chain:,} subscripts, casts, field accesses, arrows or "
+            f"method calls in a row to one value; the limit is {limits.chain}. Simplify that "
+            "expression.",
+            chain=shape.chain,
+            limit=limits.chain,
+        )
+    return tokens
+
+
+@dataclass(frozen=True)
+class TokenShape:
+    """What the tokens say about the tree sqlglot would build, measured in one linear pass."""
+
+    nesting: int
+    """The most brackets (``( [ {``) and CASE expressions open at once."""
+    chain: int
+    """The longest run of postfix operations on one value: ``x[1][2]``, ``x::INT::TEXT``,
+    ``s.a.b``, ``j->'a'->>'b'``, ``x.upper().lower()`` (each nests the tree one level)."""
+
+
+_OPENS = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE})
+_CLOSES = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END})
+_POSTFIX = frozenset({
+    TokenType.DOT, TokenType.DCOLON, TokenType.ARROW, TokenType.DARROW, TokenType.HASH_ARROW,
+    TokenType.DHASH_ARROW, TokenType.DOTCOLON, TokenType.DCOLONDOLLAR, TokenType.DCOLONPERCENT,
+    TokenType.DCOLONQMARK, TokenType.QDCOLON,
+})
+_OPERANDS = frozenset({
+    TokenType.VAR, TokenType.IDENTIFIER, TokenType.NUMBER, TokenType.STAR, TokenType.PARAMETER,
+    TokenType.PLACEHOLDER, TokenType.STRING, TokenType.BIT_STRING, TokenType.HEX_STRING,
+    TokenType.BYTE_STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING,
+    TokenType.NATIONAL_RAW_STRING, TokenType.HEREDOC_STRING, TokenType.UNICODE_STRING,
+    *Parser.TYPE_TOKENS,
+})
+"""Tokens that can end a value a postfix operation applies to (with closing brackets)."""
+_IN_CHAIN = _OPERANDS | (_OPENS - {TokenType.CASE}) | _CLOSES
+"""Tokens that do not end a chain: the value's own tokens and brackets (whose insides are
+measured at their own level); any other token (a comma, an operator, a keyword) ends it."""
+
+
+def token_shape(tokens: Sequence[Token]) -> TokenShape:
+    """The nesting and longest postfix chain of ``tokens``, without parsing them."""
+    deepest = longest = 0
+    chains = [0]  # the current chain's length at each open bracket level
+    previous: TokenType | None = None
+    for token in tokens:
+        kind = token.token_type
+        if kind in _POSTFIX or (kind == TokenType.L_BRACKET and (
+                previous in _OPERANDS or previous in _CLOSES)):
+            chains[-1] += 1  # a postfix operator, or a subscript of the value before it
+            longest = max(longest, chains[-1])
+        elif kind not in _IN_CHAIN and previous not in _POSTFIX:
+            chains[-1] = 0  # the name after ``.`` or the type after ``::`` is part of it
+        if kind in _OPENS:
+            chains.append(0)
+            deepest = max(deepest, len(chains) - 1)
+        elif kind in _CLOSES and len(chains) > 1:
+            chains.pop()
+        previous = kind
+    return TokenShape(nesting=deepest, chain=longest)
 
 
 def tree_depth(tree: exp.Expr) -> int:
@@ -74,6 +200,24 @@ def tree_depth(tree: exp.Expr) -> int:
             deepest = depth
         stack.extend((child, depth + 1) for child in node.iter_expressions())
     return deepest
+
+
+class TimeBudget:
+    """The time one check may take, counted from its start: ``check()`` raises
+    ``sql.too_complex`` once it is spent. The guard calls it between rules, and rules call it
+    inside work that can grow faster than the query (lineage through a long CTE chain)."""
+
+    def __init__(self, seconds: float = math.inf) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.ends:
+            raise TooComplexError(
+                f"the query took more than {self.seconds:g} s to check, so it is not run; "
+                "simplify it (fewer CTEs, subqueries, joins or columns, shorter lists)",
+                seconds=self.seconds,
+            )
 
 
 def too_deep_error() -> TooComplexError:
