@@ -24,6 +24,7 @@ from skipper.guard.comments import drop_comments
 from skipper.guard.context import GuardContext
 from skipper.guard.functions import allowed_functions
 from skipper.guard.lineage import record_lineage
+from skipper.guard.parentheses import unwrap_parenthesized_tables
 from skipper.guard.parse import LIMITS, Limits, TimeBudget, parse_statements, too_deep_error
 from skipper.guard.policy import apply_policies
 from skipper.guard.read_only import read_only
@@ -47,6 +48,7 @@ configures and commands nothing and reads no table function, file or URL."""
 
 RULES: tuple[Rule, ...] = (
     *STATEMENT_RULES,
+    unwrap_parenthesized_tables,
     catalog_tables_only,
     allowed_functions,
     qualify_columns,
