@@ -101,6 +101,11 @@ def annotate(
         if measured.error:
             caveats.append(f"{name}'s freshness could not be measured ({measured.error}); "
                            "check its freshness settings in the catalog against the database.")
+        elif measured.withheld:
+            caveats.append(
+                f"{name} is older than its freshness SLA ({describe_lag(measured.sla)}); its "
+                "last data point is not shown because a row filter limits what you read of it."
+            )
         elif measured.last is None:
             caveats.append(f"{name} has no data yet, so its freshness cannot be checked.")
         else:

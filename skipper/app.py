@@ -29,7 +29,7 @@ from skipper.errors import (
     SkipperError,
 )
 from skipper.fingerprint import fingerprint_rows
-from skipper.freshness import FreshnessMonitor
+from skipper.freshness import FreshnessMonitor, TableFreshness
 from skipper.guard import Guard, GuardedQuery
 from skipper.policy import Policy, Visibility
 from skipper.text import check_text
@@ -220,7 +220,7 @@ class Skipper:
         guarded_at = time.perf_counter()
         # Measured (or read from its cache) before the query starts: the engine runs one
         # query at a time, and a measurement is a query.
-        freshness = self.freshness.check(guarded.tables)
+        freshness = self._freshness(guarded, user)
         try:
             with self.engine.submit(guarded.sql, max_rows=self.max_rows,
                                     timeout_s=self.timeout_s,
@@ -296,6 +296,19 @@ class Skipper:
         )
         answer.labels = column_labels(answer, self.catalog)
         return answer
+
+    def _freshness(self, guarded: GuardedQuery, user: str | None) -> dict[str, TableFreshness]:
+        """Freshness of the tables read, as ``user`` may see it: for a table a row filter limits,
+        the SLA status without the last data point (it is measured over every row)."""
+        measured = self.freshness.check(guarded.tables)
+        if not guarded.policies:
+            return measured
+        access = self.guard.policy.access(user)
+        for name, figure in measured.items():
+            policy = access.table_policy(name)
+            if policy is not None and policy.row_filter is not None:
+                measured[name] = figure.withhold()
+        return measured
 
     def _audit_failure(
         self,

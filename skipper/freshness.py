@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -29,11 +29,20 @@ class TableFreshness:
     stale: bool
     measured_at: datetime
     error: str | None = None  # why it could not be measured (then last and lag are None)
+    withheld: bool = False  # last and lag hidden from a reader whose row filter limits the table
 
     @property
     def age(self) -> str:
         """The lag in words: "8 days", "3 hours"."""
+        if self.withheld:
+            return "withheld"
         return describe_lag(self.lag) if self.lag is not None else "unknown"
+
+    def withhold(self) -> TableFreshness:
+        """This measurement as a row-filtered reader may see it: the SLA status only. The last
+        data point is measured over every row, so it could come from rows the reader's filter
+        hides; whether the table meets its SLA is the one bit left."""
+        return replace(self, last=None, lag=None, withheld=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +55,7 @@ class TableFreshness:
             "stale": self.stale,
             "measured_at": self.measured_at.isoformat(timespec="seconds"),
             **({"error": self.error} if self.error else {}),
+            **({"withheld": True} if self.withheld else {}),
         }
 
 
