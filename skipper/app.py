@@ -27,6 +27,8 @@ from skipper.errors import (
     InvalidTextError,
     LLMError,
     SkipperError,
+    TooComplexError,
+    UncheckableError,
 )
 from skipper.fingerprint import fingerprint_rows
 from skipper.freshness import FreshnessMonitor, TableFreshness
@@ -217,6 +219,12 @@ class Skipper:
         except GuardError as error:
             self._audit_failure(text, error, "refused", context, started)
             raise
+        try:
+            guarded = self._pin_pivot_values(guarded)
+        except SkipperError as error:
+            self._audit_failure(guarded.sql, error, "refused" if isinstance(error, GuardError)
+                                else "error", context, started, guarded)
+            raise
         guarded_at = time.perf_counter()
         # Measured (or read from its cache) before the query starts: the engine runs one
         # query at a time, and a measurement is a query.
@@ -296,6 +304,34 @@ class Skipper:
         )
         answer.labels = column_labels(answer, self.catalog)
         return answer
+
+    def _pin_pivot_values(self, guarded: GuardedQuery) -> GuardedQuery:
+        """Name the values of every PIVOT without an IN list (DuckDB would look them up in a
+        hidden query the engine cannot check ahead), each with a query of its own through the
+        engine's second wall, over the same governed source."""
+        from skipper.guard.pivot_values import MAX_PIVOT_VALUES, pin, unpinned
+
+        if "PIVOT" not in guarded.sql.upper():
+            return guarded
+        tree = guarded.tree
+        slots = unpinned(tree)
+        if not slots:
+            return guarded
+        for slot in slots:
+            query = slot.query().sql(dialect=self.engine.dialect)
+            values = self.engine.execute(query, max_rows=MAX_PIVOT_VALUES,
+                                         timeout_s=self.timeout_s, allowed=guarded.allowed)
+            if values.truncated:
+                raise TooComplexError(
+                    f"a PIVOT column has more than {MAX_PIVOT_VALUES:,} values; name the ones "
+                    "you want with ON column IN (...)")
+            if not values.row_count:
+                raise UncheckableError(
+                    "a PIVOT's ON column has no values in the rows it reads, so DuckDB would "
+                    "decide its columns in a hidden query; name them: ON column IN ('a', 'b')")
+            pin(slot, [str(v) for v in values.table.column(0).to_pylist()])
+        return guarded.rewritten(tree, "named the values of each PIVOT without an IN list",
+                                 self.engine.dialect)
 
     def _freshness(self, guarded: GuardedQuery, user: str | None) -> dict[str, TableFreshness]:
         """Freshness of the tables read, as ``user`` may see it: for a table a row filter limits,

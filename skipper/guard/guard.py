@@ -22,6 +22,7 @@ from skipper.guard.column_names import DuckDBNames, keep_column_names
 from skipper.guard.columns import qualify_columns
 from skipper.guard.comments import drop_comments
 from skipper.guard.context import GuardContext
+from skipper.guard.expansion import bounded_stars
 from skipper.guard.functions import allowed_functions
 from skipper.guard.lineage import record_lineage
 from skipper.guard.parentheses import unwrap_parenthesized_tables
@@ -51,6 +52,7 @@ RULES: tuple[Rule, ...] = (
     unwrap_parenthesized_tables,
     catalog_tables_only,
     allowed_functions,
+    bounded_stars,
     qualify_columns,
     record_lineage,
     apply_policies,
@@ -125,6 +127,15 @@ class GuardedQuery:
             groups=self.groups,
             policies=self.policies,
             reads=self.reads,
+        )
+
+    def rewritten(self, tree: exp.Query, note: str, dialect: str) -> GuardedQuery:
+        """This query with ``tree`` to run instead (a rewrite after the guard, e.g. pinned
+        PIVOT values), noted among its rewrites."""
+        return GuardedQuery(
+            tree=tree, sql=tree.sql(dialect=dialect), tables=self.tables, columns=self.columns,
+            rewrites=[*self.rewrites, note], analysed=self._analysed_source, user=self.user,
+            groups=self.groups, policies=self.policies, reads=self.reads,
         )
 
     @property
