@@ -104,6 +104,12 @@ FAMILIES: dict[str, Callable[[int], str]] = {
     "wide star projections": lambda n: "SELECT " + ", ".join(["*"] * n) + " FROM wide",
     "wide CTE chain": lambda n: "WITH c0 AS (SELECT * FROM wide)" + "".join(
         f", c{i} AS (SELECT * FROM c{i - 1})" for i in range(1, n)) + f" SELECT * FROM c{n - 1}",
+    "wide CTE self-joins": lambda n: "WITH c0 AS (SELECT * FROM wide)" + "".join(
+        f", c{i} AS (SELECT * FROM c{i - 1} a, c{i - 1} b)" for i in range(1, n))
+        + f" SELECT * FROM c{n - 1}",
+    "wide CTE join chain": lambda n: "WITH c0 AS (SELECT * FROM wide)" + "".join(
+        f", c{i} AS (SELECT * FROM c{i - 1}, wide w{i})" for i in range(1, n))
+        + f" SELECT * FROM c{n - 1}",
     "unclosed parentheses": lambda n: "SELECT " + "(" * n + "1",
     "unclosed CASE": lambda n: "SELECT " + "CASE WHEN TRUE THEN " * n + "1",
 }
