@@ -20,7 +20,7 @@ from skipper.engine import Engine
 from skipper.engine._worker import Channel, attempt, frame, rebuild_error, unframe
 from skipper.engine.duckdb import DuckDBEngine, parse_bytes
 from skipper.errors import ConfigError, DatabaseNotFoundError, EngineError, QueryTimeoutError
-from skipper.fingerprint import hash_result
+from skipper.fingerprint import fingerprint_rows
 
 EVENTS = 5000
 # Runs for many seconds in one uninterruptible function call (sorting a 20M-element list).
@@ -77,7 +77,7 @@ def test_result_matches_raw_duckdb(engine: DuckDBEngine, database: Path) -> None
                             "BIGINT[]", 'STRUCT(a BIGINT, b VARCHAR)']
     assert result.duration_s > 0
     # The worker hashes after sending the rows; the hash is still of exactly these rows.
-    assert result.result_hash == hash_result(result.table)
+    assert (result.result_hash, result.result_hash_kind) == fingerprint_rows(result.table)
 
 
 def test_types_and_nulls_survive_the_trip(engine: DuckDBEngine) -> None:

@@ -15,8 +15,9 @@ import duckdb
 import pytest
 
 from skipper import Answer, Skipper, SkipperError
-from skipper.audit import AuditLog, hash_result
+from skipper.audit import AuditLog
 from skipper.errors import NotReadOnlyError, QueryTimeoutError, UnknownTableError
+from skipper.fingerprint import fingerprint_rows
 from tests.conftest import DEMO_AS_OF
 
 
@@ -116,7 +117,8 @@ def test_every_answer_is_audited_and_replays(skipper_on_demo: Skipper):
     assert record.outcome == "ok" and record.row_count == answer.row_count
     assert record.tables == ["accounts"]
     assert record.catalog_version == skipper_on_demo.catalog.version
-    assert record.result_hash == hash_result(answer.to_arrow())
+    assert (record.result_hash, record.result_hash_kind) == \
+        fingerprint_rows(answer.to_arrow(), ordered=True)
     assert record.time[:10] == datetime.now(timezone.utc).date().isoformat()
     replayed = skipper_on_demo.replay(answer.audit_id)
     assert replayed.matches and replayed.row_count == answer.row_count

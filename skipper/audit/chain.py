@@ -15,11 +15,23 @@ from skipper.audit.records import GENESIS, AuditRecord, digest, first_problem
 
 @dataclass
 class VerifyReport:
-    """What ``verify`` found: ``ok`` only when ``problems`` is empty."""
+    """What ``verify`` found: ``ok`` only when ``problems`` is empty.
+
+    Without a key (``authenticated`` False) it checked integrity only: that the records are
+    sealed, chained and end where the head says. Whoever can write the log's directory can
+    rewrite all of that consistently. With a key, ``verified_seq`` is the last record a valid
+    signed checkpoint proves present and unchanged (0: none); the ``count - verified_seq``
+    records after it are chained but not yet signed."""
 
     ok: bool
     count: int
     problems: list[str] = field(default_factory=list)
+    authenticated: bool = False
+    checkpoints: int = 0
+    verified_seq: int = 0
+    verified_time: str | None = None
+    last_seq: int = 0
+    hashes: dict[int, str] = field(default_factory=dict, repr=False)
 
 
 def check_log(data: bytes, head: dict[str, Any] | None, head_path: Path) -> VerifyReport:
@@ -44,7 +56,8 @@ def check_log(data: bytes, head: dict[str, Any] | None, head_path: Path) -> Veri
             problems.append(f"seq {head['seq']}: its hash differs from the head's")
         if int(head["size"]) != len(data) and int(head["seq"]) == last_seq:
             problems.append(f"the log is {len(data)} bytes but its head says {head['size']}")
-    return VerifyReport(ok=not problems, count=count, problems=problems)
+    return VerifyReport(ok=not problems, count=count, problems=problems, last_seq=last_seq,
+                        hashes=hashes)
 
 
 def check_chain(numbered: Iterator[tuple[int, bytes]], seq: int, prev_hash: str,
@@ -102,6 +115,15 @@ def parse(line: bytes) -> AuditRecord | str:
     try:
         return AuditRecord.model_validate_json(line)
     except ValidationError as error:
-        if any(e["type"] == "json_invalid" for e in error.errors()):
-            return "not valid JSON (torn or edited)"
+        if not any(e["type"] == "json_invalid" for e in error.errors()):
+            return f"not an audit record ({first_problem(error)})"
+    # pydantic's JSON reader refuses a lone surrogate's escape (``\udcff``), which the log
+    # writes for text Python holds but UTF-8 cannot: the standard library reads it back.
+    try:
+        body = json.loads(line)
+    except ValueError:
+        return "not valid JSON (torn or edited)"
+    try:
+        return AuditRecord.model_validate(body)
+    except ValidationError as error:
         return f"not an audit record ({first_problem(error)})"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -13,7 +13,10 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from skipper.audit.chain import VerifyReport, adopt_tail, check_log, lines, parse
+from skipper.audit.checkpoints import AuditKey, check_checkpoints, checkpoint_line, resolve_key
 from skipper.audit.group_commit import GroupCommit, fsync_path
 from skipper.audit.records import (
     GENESIS,
@@ -29,14 +32,19 @@ from skipper.clock import Clock, SystemClock
 from skipper.errors import AuditError, AuditRecordNotFoundError, AuditTamperedError
 
 _HEAD_BYTES = 160
+#: A checkpoint is signed every this many records (and on flush and close).
+CHECKPOINT_EVERY = 64
+#: How often a writer waiting for another process's lock tries again.
+_LOCK_POLL_S = 0.0005
 
 
 class AuditLog:
     """An append-only JSONL file of :class:`AuditRecord`, one per line, hash-chained.
 
-    Writers in threads and processes take an exclusive ``flock`` on ``<log>.lock`` for each
-    append (POSIX). A head file (``<log>.head``, rewritten in one self-checking write under the
-    lock) holds the latest seq, hash and log size, so removing the last records shows too.
+    Writers in threads and processes take an exclusive lock on ``<log>.lock`` for each append
+    (``filelock``: flock on POSIX, msvcrt on Windows). A head file (``<log>.head``, rewritten
+    in one self-checking write under the lock) holds the latest seq, hash and log size, so
+    removing the last records shows too.
     Each append is one ``write`` of a whole line, fsynced (unless ``fsync=False``) before the
     head moves; a failed write is cut back off, so nothing half-written stays.
 
@@ -46,13 +54,20 @@ class AuditLog:
     is adopted. A torn last line (a crash or a full disk mid-write) is never chained onto:
     ``verify`` names it and the log must be repaired by a person.
 
+    With a ``key`` (an :class:`AuditKey`, or the path of a key file; default: the file
+    ``$SKIPPER_AUDIT_KEY_FILE`` names, if set) the head is signed into ``<log>.checkpoints``
+    every ``checkpoint_every`` records and on ``flush``/``close``/exit, so ``verify`` with the
+    key detects records cut off the end, rewritten or a forged head (see
+    ``skipper.audit.checkpoints``). The key file may not live in the log's directory.
+
     ``append`` is ``commit(prepare(...))``: a caller that knows most of a record before its
     result (``Skipper.sql`` while the engine runs) prepares it then and commits it after, so
     the checking and serializing are out of the way when the answer is waited for.
     """
 
     def __init__(self, path: str | Path, *, clock: Clock | None = None, fsync: bool = True,
-                 fsync_window_s: float = 0.0) -> None:
+                 fsync_window_s: float = 0.0, key: AuditKey | str | Path | None = None,
+                 checkpoint_every: int = CHECKPOINT_EVERY) -> None:
         """``fsync``: records are forced to disk (else they reach only the OS). With
         ``fsync_window_s`` > 0 the fsync is a group commit: each record is written to the file
         before ``append`` returns — so a crash of this process never loses one — and a
@@ -63,22 +78,46 @@ class AuditLog:
         self.path = Path(path)
         self.head_path = self.path.with_name(self.path.name + ".head")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.checkpoints_path = self.path.with_name(self.path.name + ".checkpoints")
+        if checkpoint_every < 1:
+            raise AuditError("checkpoint_every must be at least 1", code="audit.invalid_config")
+        self.key = resolve_key(key, self.path)
+        self.checkpoint_every = checkpoint_every
+        self._signed_seq = -1  # the last seq this object signed a checkpoint for
+        self._file_lock = FileLock(str(self.lock_path))
         self.clock = clock or SystemClock()
         self.fsync = fsync
         self._thread_lock = threading.Lock()
         self._flusher = GroupCommit(self.path, fsync_window_s) if fsync and fsync_window_s \
             else None
         self._last: tuple[int, str, int, int] | None = None  # seq, hash, size, inode
+        if self.key is not None:
+            atexit.register(self.checkpoint)
 
     def flush(self) -> None:
-        """Force every record written so far to disk (a no-op without a group commit)."""
+        """Force every record written so far to disk (a no-op without a group commit), and
+        sign a checkpoint of the head when there is a key."""
         if self._flusher is not None:
             self._flusher.flush()
+        self.checkpoint()
 
     def close(self) -> None:
-        """Flush and stop the group-commit flusher, if any."""
+        """Flush and stop the group-commit flusher, if any; sign a last checkpoint."""
         if self._flusher is not None:
             self._flusher.close()
+        self.checkpoint()
+        if self.key is not None:
+            atexit.unregister(self.checkpoint)
+
+    def checkpoint(self) -> None:
+        """Sign the head into the checkpoints file, unless this object signed it already or
+        there is no key (or no log)."""
+        if self.key is None or self._last is None or self._last[0] == self._signed_seq:
+            return
+        with self._locked():
+            head = self._read_head()
+            if head is not None:
+                self._sign(int(head["seq"]), str(head["hash"]), int(head["size"]))
 
     @classmethod
     def beside(cls, database: str | Path, **options: Any) -> AuditLog:
@@ -125,7 +164,26 @@ class AuditLog:
             end = size + len(line)
             self._write_head(record.seq, record.hash, end)
             self._last = (record.seq, record.hash, end, inode)
+            if self.key is not None and record.seq % self.checkpoint_every == 0:
+                self._sign(record.seq, record.hash, end)
         return record
+
+    def _sign(self, seq: int, digest: str, size: int) -> None:
+        """Append a signed checkpoint of ``(seq, hash, size)``; the caller holds the lock."""
+        assert self.key is not None
+        line = checkpoint_line(self.key, seq=seq, digest=digest, size=size,
+                               time=self.clock.now().isoformat())
+        try:
+            fd = os.open(self.checkpoints_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise _unwritable(self.checkpoints_path, error) from None
+        self._signed_seq = seq
 
     def _open_log(self) -> tuple[int | None, int, int]:
         """The log opened for appending, its size and inode; no descriptor (and size 0) when
@@ -203,7 +261,7 @@ class AuditLog:
         try:
             fd = os.open(self.head_path, os.O_WRONLY | os.O_CREAT, 0o644)
             try:
-                os.pwrite(fd, data, 0)
+                os.write(fd, data)  # at offset 0: just opened, not for appending
             finally:
                 os.close(fd)
         except OSError as error:
@@ -230,30 +288,24 @@ class AuditLog:
         """Hold the log's lock. A reader of a log it cannot lock (read-only media, someone
         else's directory) reads without it; a writer cannot."""
         with self._thread_lock:
-            fd = self._open_lock(writing=writing)
-            if fd is None:
+            try:
+                try:
+                    self._file_lock.acquire(poll_interval=_LOCK_POLL_S)
+                except FileNotFoundError:
+                    if not writing:
+                        yield
+                        return
+                    self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+                    self._file_lock.acquire(poll_interval=_LOCK_POLL_S)
+            except OSError as error:
+                if writing:
+                    raise _unwritable(self.lock_path, error) from None
                 yield
                 return
             try:
-                _lock_file(fd)
                 yield
             finally:
-                os.close(fd)  # closing the descriptor releases the lock
-
-    def _open_lock(self, *, writing: bool) -> int | None:
-        flags = os.O_RDWR | os.O_CREAT
-        try:
-            try:
-                return os.open(self.lock_path, flags, 0o644)
-            except FileNotFoundError:
-                if not writing:
-                    return None
-                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-                return os.open(self.lock_path, flags, 0o644)
-        except OSError as error:
-            if writing:
-                raise _unwritable(self.lock_path, error) from None
-            return None
+                self._file_lock.release()
 
     # ---- reading -----------------------------------------------------------------------
     def records(self) -> Iterator[AuditRecord]:
@@ -264,7 +316,7 @@ class AuditLog:
                 yield record
 
     def get(self, record_id: str) -> AuditRecord:
-        needle = f'"id":"{record_id}"'.encode()
+        needle = f'"id":{encode_basestring(record_id)}'.encode("utf-8", "backslashreplace")
         for _, line in lines(self._read_bytes(0)):
             if needle in line:
                 record = parse(line)
@@ -288,12 +340,39 @@ class AuditLog:
             end = start
         return out[::-1]
 
-    def verify(self) -> VerifyReport:
-        """Check every record's hash, the chain, the sequence and the head."""
+    def verify(self, key: AuditKey | str | Path | None = None) -> VerifyReport:
+        """Check every record's hash, the chain, the sequence and the head; with a key (this
+        log's own when none is given) also the signed checkpoints: then the report says up to
+        which record the log is proven authentic, and whether it was cut short or rewritten."""
+        key = resolve_key(key, self.path) if key is not None else self.key
         with self._locked(writing=False):
             data = self._read_bytes(0)
             head = self._read_head()
-        return check_log(data, head, self.head_path)
+            signed = self._read_checkpoints() if key is not None else b""
+        report = check_log(data, head, self.head_path)
+        if key is None:
+            return report
+        checked = check_checkpoints(signed, key, report.hashes, report.last_seq)
+        report.authenticated = True
+        report.checkpoints = checked.checkpoints
+        report.verified_seq = checked.verified_seq
+        report.verified_time = checked.verified_time
+        report.problems.extend(checked.problems or [])
+        if not checked.checkpoints and report.last_seq:
+            report.problems.append(
+                f"no checkpoint signed with key {key.id} was found in "
+                f"{self.checkpoints_path.name}: nothing in the log can be authenticated")
+        report.ok = not report.problems
+        return report
+
+    def _read_checkpoints(self) -> bytes:
+        try:
+            return self.checkpoints_path.read_bytes()
+        except FileNotFoundError:
+            return b""
+        except OSError as error:
+            raise AuditError(f"cannot read {self.checkpoints_path}: {error.strerror}",
+                             path=str(self.checkpoints_path)) from None
 
     def _read_bytes(self, start: int) -> bytes:
         try:
@@ -305,14 +384,6 @@ class AuditLog:
         except OSError as error:
             raise AuditError(f"cannot read the audit log {self.path}: {error.strerror}",
                              path=str(self.path)) from None
-
-
-def _lock_file(fd: int) -> None:
-    """Wait for an exclusive ``flock`` on ``fd`` (other processes; threads of this one queue on
-    ``_thread_lock``). Blocking, not polling: the kernel hands the lock to the next waiter as
-    soon as it is released, and releases it by itself if its holder dies, so no lock goes
-    stale. A holder keeps it for one append."""
-    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _unwritable(path: Path, error: OSError) -> AuditError:

@@ -13,6 +13,7 @@ from operator import itemgetter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_jsonable_python
 from typing_extensions import TypedDict
 
 from skipper.errors import AuditError
@@ -23,7 +24,7 @@ GENESIS = "0" * 64
 #: Fields the log assigns; a caller passing one is a mistake.
 ASSIGNED = frozenset({"id", "seq", "time", "prev_hash", "hash"})
 #: Fields only the result tells: ``AuditLog.commit`` may set these, and nothing else.
-OUTCOME = ("row_count", "truncated", "result_hash", "duration_ms")
+OUTCOME = ("row_count", "truncated", "result_hash", "result_hash_kind", "duration_ms")
 
 
 class AuditErrorInfo(TypedDict):
@@ -44,19 +45,24 @@ class AuditRecord(BaseModel):
     id: str
     seq: int = Field(ge=1)
     time: str  # ISO 8601, from the log's clock, exactly as stored
-    user: str | None = None
-    groups: list[str] = Field(default_factory=list)
+    user: str | None = None  # as given (None: nobody was named)
+    effective_user: str | None = None  # whom the policy ran it as (its default user, say)
+    groups: list[str] = Field(default_factory=list)  # the effective user's
     question: str | None = None
     planner: str | None = None
     sql: str
     sql_hash: str
     catalog_version: str | None = None
+    engine: dict[str, Any] | None = None  # name, version, mask salt id (see Skipper.sql)
     tables: list[str] = Field(default_factory=list)
     columns: dict[str, list[str]] = Field(default_factory=dict)
     freshness: dict[str, Any] = Field(default_factory=dict)
     row_count: int = 0
     truncated: bool = False
     result_hash: str | None = None
+    #: skipper.fingerprint's kind (rows.unordered.v2, rows.ordered.v2); None: the v1 hash of
+    #: the rows kept, in order (records written before v2)
+    result_hash_kind: str | None = None
     duration_ms: float = 0.0
     outcome: Literal["ok", "refused", "error"]
     error: AuditErrorInfo | None = None
@@ -112,6 +118,12 @@ def draft_record(fields: dict[str, Any]) -> AuditDraft:
         raise AuditError(f"invalid audit record: {first_problem(error)}",
                          code="audit.invalid_record") from None
     body = record.model_dump(mode="json", exclude=set(ASSIGNED))
+    for name in _FREE_FORM:
+        # pydantic's JSON mode replaces a lone surrogate in a dict key with U+FFFD: these
+        # fields are converted here instead, so their keys are recorded as given.
+        value = getattr(record, name)
+        if value:
+            body[name] = _jsonable(value)
     canonical = {name: canonical_text(value) for name, value in body.items()}
     # Nested dicts keep the caller's order on the line; the hash sorts them.
     reading = {**canonical, **{name: canonical_text(value, sort=False)
@@ -134,7 +146,8 @@ def check_outcome(outcome: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
         elif name == "truncated" and isinstance(value, bool):
             values[name] = value
             texts[name] = "true" if value else "false"
-        elif name == "result_hash" and (value is None or isinstance(value, str)):
+        elif name in ("result_hash", "result_hash_kind") and (value is None
+                                                            or isinstance(value, str)):
             values[name] = value
             texts[name] = "null" if value is None else encode_basestring(value)
         elif name == "duration_ms" and isinstance(value, (int, float)) \
@@ -143,7 +156,7 @@ def check_outcome(outcome: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
             texts[name] = repr(values[name])
         elif name in OUTCOME:
             raise AuditError(f"invalid audit record: {name} cannot be {value!r} (row_count: an "
-                             "int >= 0, truncated: a bool, result_hash: a str or None, "
+                             "int >= 0, truncated: a bool, result_hash(_kind): a str or None, "
                              "duration_ms: a finite number)", code="audit.invalid_record")
         else:
             raise AuditError(f"invalid audit record: commit sets only {', '.join(OUTCOME)}, "
@@ -158,9 +171,9 @@ def seal(draft: AuditDraft, values: dict[str, Any], texts: dict[str, str], *, re
     never serialized again."""
     filled = {**draft.outcome, **texts, "id": encode_basestring(record_id), "seq": str(seq),
               "time": encode_basestring(time), "prev_hash": encode_basestring(prev_hash)}
-    sealed = hashlib.sha256((draft.canonical % _CANONICAL_SLOTS(filled)).encode()).hexdigest()
+    sealed = hashlib.sha256(encode(draft.canonical % _CANONICAL_SLOTS(filled))).hexdigest()
     filled["hash"] = f'"{sealed}"'
-    line = (draft.reading % _READING_SLOTS(filled)).encode()
+    line = encode(draft.reading % _READING_SLOTS(filled))
     return {**values, "id": record_id, "seq": seq, "time": time, "prev_hash": prev_hash,
             "hash": sealed}, line
 
@@ -186,6 +199,23 @@ def _template(order: tuple[str, ...], texts: dict[str, str], end: str) -> str:
         parts.append("%s" if name in _SEALED else texts[name].replace("%", "%%"))
     parts.append(end)
     return "".join(parts)
+
+
+#: Fields that hold dicts of the caller's own (keys may be any text).
+_FREE_FORM = ("columns", "freshness", "policies", "extra", "error", "engine")
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as JSON values, dict keys kept exactly (others as pydantic's JSON mode)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    if isinstance(value, dict):
+        return {key if isinstance(key, str) else str(to_jsonable_python(key)): _jsonable(item)
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return to_jsonable_python(value)
 
 
 def _holds_dict(value: Any) -> bool:
@@ -229,7 +259,15 @@ def canonical_text(value: Any, *, sort: bool = True) -> str:
 
 def digest(body: dict[str, Any]) -> str:
     """SHA-256 of a record's canonical JSON (keys sorted at every level), ``hash`` left out."""
-    return hashlib.sha256(canonical_text(body).encode()).hexdigest()
+    return hashlib.sha256(encode(canonical_text(body))).hexdigest()
+
+
+def encode(text: str) -> bytes:
+    """JSON text as UTF-8, never failing: a lone surrogate (``"\\udcff"``, which Python
+    strings may hold and UTF-8 cannot) becomes its JSON escape ``\\udcff``, which reads back
+    as the same character. It can only occur inside a JSON string, where that escape is valid,
+    so any Python str is recorded losslessly and the hash is the same when re-checked."""
+    return text.encode("utf-8", "backslashreplace")
 
 
 def first_problem(error: ValidationError) -> str:
