@@ -33,6 +33,9 @@ _INTERNAL_SOURCES = frozenset({
 })
 _TABLE_SCANS = frozenset({"seq_scan"})
 _PLAN_CACHE_SIZE = 512
+#: Leaving out NULL, empty and default fields halves the plan's JSON (and the time to make it).
+_SERIALIZE = ("SELECT json_serialize_plan(?::VARCHAR, skip_null := true, skip_empty := true, "
+              "skip_default := true)")
 
 
 @dataclass(frozen=True, order=True)
@@ -152,7 +155,7 @@ class Binder:
 
     def _plan(self, sql: str) -> Any:
         try:
-            (row,) = self.con.execute("SELECT json_serialize_plan(?::VARCHAR)", [sql]).fetchall()
+            (row,) = self.con.execute(_SERIALIZE, [sql]).fetchall()
         except Exception as error:  # noqa: BLE001 - any failure to bind refuses the query
             raise EngineError(f"DuckDB could not bind the query: {_without_hints(str(error))}",
                               code="engine.binder_error") from None
