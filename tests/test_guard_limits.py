@@ -294,3 +294,13 @@ def test_big_realistic_queries_still_pass(name: str, guard: Guard) -> None:
         guard.check(BIG_REALISTIC[name])
     except GuardError as error:  # pragma: no cover - the assertion says which and why
         pytest.fail(f"{name}: {error.code}: {error.message}")
+
+
+@pytest.mark.timeout(60)
+def test_evals_read_a_models_sql_within_the_same_limits() -> None:
+    from skipper.evals import statements
+
+    assert statements.tables_read("SELECT x" + "[1]" * 16_664) == []  # 2,020 s before
+    assert statements.parse_one(largest(HOSTILE["method calls"])) is None
+    assert statements.tables_read("SELECT plan FROM accounts JOIN domains USING (account_id)"
+                                  ) == ["accounts", "domains"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
 
 from skipper.errors import GuardError
 from skipper.guard import check_statement
 from skipper.guard.functions import function_name
+from skipper.guard.parse import parse_statements
 
 DIALECT = "duckdb"
 
@@ -24,17 +24,17 @@ class StatementKind:
 
 
 def parse(sql: str, dialect: str = DIALECT) -> list[exp.Expression]:
-    """Every statement of ``sql`` (empty ones and lone semicolons or comments dropped, as the
-    guard drops them). Raises sqlglot's ParseError."""
-    return [tree for tree in sqlglot.parse(sql, read=dialect)
-            if isinstance(tree, exp.Expression) and not isinstance(tree, exp.Semicolon)]
+    """Every statement of ``sql`` (empty ones and lone semicolons or comments dropped), read as
+    the guard reads it, within its limits: a model's SQL the guard refused as too complex would
+    keep sqlglot busy for minutes. Raises the guard's ParseError or TooComplexError."""
+    return parse_statements(sql, dialect)
 
 
 def parse_one(sql: str, dialect: str = DIALECT) -> exp.Expression | None:
     """The single statement of ``sql``, or None when it is not exactly one parsable statement."""
     try:
         trees = parse(sql, dialect)
-    except sqlglot.errors.SqlglotError:
+    except GuardError:
         return None
     return trees[0] if len(trees) == 1 else None
 
