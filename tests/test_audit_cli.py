@@ -106,9 +106,10 @@ def test_replay(demo_database: Path, demo_catalog: Path, tmp_path: Path) -> None
     args = ("--catalog", str(demo_catalog), "--database", str(lake), "--log", str(log_path))
     human = skipper("replay", answer.audit_id, *args)
     assert human.returncode == 0, human.stderr
-    assert "Matches" in human.stdout
+    assert "Identical" in human.stdout
     machine = json.loads(skipper("replay", answer.audit_id, *args, "--json").stdout)
     assert machine["matches"] is True and machine["row_count"] == answer.row_count
+    assert machine["verdict"] == "identical" and machine["result_hash_kind"] == "rows.ordered.v2"
     assert machine["result_hash"] == machine["recorded_hash"]
     assert AuditLog(log_path).verify().count == 3  # each replay is audited too
 
@@ -117,7 +118,9 @@ def test_replay(demo_database: Path, demo_catalog: Path, tmp_path: Path) -> None
                     "AND account_id % 2 = 0")
     changed = skipper("replay", answer.audit_id, *args)
     assert changed.returncode == 1
-    assert "Differs" in changed.stdout and "Traceback" not in changed.stderr
+    assert "Different rows" in changed.stdout and "Traceback" not in changed.stderr
+    assert json.loads(skipper("replay", answer.audit_id, *args, "--json").stdout)[
+        "verdict"] == "different_rows"
     missing = skipper("replay", "nope", *args)
     assert missing.returncode != 0 and "audit.not_found" in missing.stderr
     assert AuditLog(log_path).verify().ok
