@@ -84,7 +84,7 @@ class AuditLog:
         self.key = resolve_key(key, self.path)
         self.checkpoint_every = checkpoint_every
         self._signed_seq = -1  # the last seq this object signed a checkpoint for
-        self._file_lock = FileLock(str(self.lock_path))
+        self._file_lock = _file_lock(self.lock_path)
         self.clock = clock or SystemClock()
         self.fsync = fsync
         self._thread_lock = threading.Lock()
@@ -384,6 +384,16 @@ class AuditLog:
         except OSError as error:
             raise AuditError(f"cannot read the audit log {self.path}: {error.strerror}",
                              path=str(self.path)) from None
+
+
+def _file_lock(path: Path) -> FileLock:
+    """The cross-process lock (flock on POSIX, msvcrt on Windows). Threads of this process
+    queue on the log's own lock first, so the file lock's state need not be per thread; its
+    file is kept (deleting it on release would let a waiter lock a file nobody else sees)."""
+    try:
+        return FileLock(str(path), thread_local=False, preserve_lock_file=True)
+    except TypeError:  # filelock before 3.2x keeps the file anyway
+        return FileLock(str(path), thread_local=False)
 
 
 def _unwritable(path: Path, error: OSError) -> AuditError:
