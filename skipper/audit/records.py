@@ -208,8 +208,10 @@ _FREE_FORM = ("columns", "freshness", "policies", "extra", "error", "engine")
 def _jsonable(value: Any) -> Any:
     """``value`` as JSON values, dict keys kept exactly (others as pydantic's JSON mode)."""
     kind = type(value)
-    if kind is str or kind is int or kind is bool or kind is float or value is None:
+    if kind is str or kind is int or kind is bool or value is None:
         return value
+    if kind is float:
+        return value if math.isfinite(value) else None  # as pydantic's JSON mode
     if isinstance(value, dict):
         return {key if isinstance(key, str) else str(to_jsonable_python(key)): _jsonable(item)
                 for key, item in value.items()}
