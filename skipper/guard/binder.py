@@ -17,6 +17,7 @@ from typing import Any
 from sqlglot import exp
 
 from skipper.catalog import Catalog
+from skipper.identifiers import fold
 
 PROBE = "skipper_probe"
 """The value a PIVOT without an IN list is given to bind: output names holding it are data's."""
@@ -79,9 +80,9 @@ class SchemaBinder:
         connection.execute(f"CREATE TABLE {probe}.{probe} ({probe} INT)")
         schemas = {"main"}
         for schema, name, columns in self._tables:
-            if schema.lower() not in schemas:
+            if fold(schema) not in schemas:
                 connection.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
-                schemas.add(schema.lower())
+                schemas.add(fold(schema))
             _create_table(connection, schema, name, columns)
         self._connection = connection
         return connection

@@ -18,6 +18,7 @@ from skipper.guard.context import GuardContext
 from skipper.guard.parse import first_line
 from skipper.guard.pivots import PivotStandIn, plan_pivots, stand_in_pivots
 from skipper.guard.stars import plan_star_expressions, spell_out_stars
+from skipper.identifiers import fold
 
 _MAX_ADMITTED = 64
 
@@ -67,11 +68,11 @@ def _admit_pivot_value(
         return False
     admitting: list[PivotStandIn] = []
     for column in prepared.find_all(exp.Column):
-        if column.name.lower() != name.lower() or isinstance(column.this, exp.Star):
+        if fold(column.name) != fold(name) or isinstance(column.this, exp.Star):
             continue
         for stand_in, alias in _pivots_around(column, dependent):
-            if (alias.lower() == column.table.lower() or not column.table) and (
-                name.lower() not in stand_in.admitted
+            if (fold(alias) == fold(column.table) or not column.table) and (
+                fold(name) not in stand_in.admitted
             ):
                 admitting.append(stand_in)
     if not admitting or schema_binder(ctx.catalog).is_builtin_name(name):
@@ -110,7 +111,7 @@ def _stand_in_read(
     if isinstance(source, exp.Table) and not source.args.get("db"):
         for stand_in in dependent.values():
             cte = stand_in.select.parent
-            if isinstance(cte, exp.CTE) and cte.alias_or_name.lower() == source.name.lower():
+            if isinstance(cte, exp.CTE) and fold(cte.alias_or_name) == fold(source.name):
                 return stand_in
     return None
 

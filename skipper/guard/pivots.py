@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from skipper.errors import UnknownColumnError
 from skipper.guard.binder import PROBE, SchemaBinder, bindable
+from skipper.identifiers import fold
 
 _ON_COLUMN = "__skipper_pivot_on"
 
@@ -35,7 +36,7 @@ class PivotStandIn:
     admitted: set[str] = field(default_factory=set)
 
     def admit(self, name: str) -> None:
-        self.admitted.add(name.lower())
+        self.admitted.add(fold(name))
         self.select.select(exp.alias_(self.value.copy(), exp.to_identifier(name)), copy=False)
 
 
@@ -75,7 +76,7 @@ def plan_pivots(analysed: exp.Expr, binder: SchemaBinder, dialect: str) -> list[
         )
         if data_dependent:
             outputs = [name for name in outputs if PROBE not in name]
-        plans.append(_Plan(pivot, outputs, {name.lower() for name in source}, data_dependent))
+        plans.append(_Plan(pivot, outputs, {fold(name) for name in source}, data_dependent))
     return plans
 
 
@@ -121,7 +122,7 @@ def _stand_in(
     projections: list[exp.Expr] = []
     passing = True
     for name in plan.outputs:
-        lower = name.lower()
+        lower = fold(name)
         passing = passing and lower in plan.source and lower not in name_columns
         if passing:
             projections.append(exp.column(exp.to_identifier(name)))
@@ -140,7 +141,7 @@ def _statement_parts(pivot: exp.Pivot) -> tuple[exp.Expr, set[str], list[exp.Exp
     ons = [on.this if isinstance(on, exp.In) else on for on in pivot.expressions]
     if pivot.args.get("unpivot"):
         into = pivot.args.get("into")
-        names = {into.this.name.lower()} if isinstance(into, exp.UnpivotColumns) else set()
+        names = {fold(into.this.name)} if isinstance(into, exp.UnpivotColumns) else set()
         return _array(ons), names, []
     using = [u.unalias() for u in pivot.args.get("using") or []]
     group = pivot.args.get("group")
@@ -157,7 +158,7 @@ def _inline_parts(
     for pivot in pivots:
         fields = [f for f in pivot.args.get("fields") or [] if isinstance(f, exp.In)]
         if pivot.args.get("unpivot"):
-            names |= {f.this.name.lower() for f in fields}
+            names |= {fold(f.this.name) for f in fields}
             values += [column for f in fields for column in f.expressions]
         else:
             values += [e.unalias() for e in pivot.expressions]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from skipper.guard.binder import SchemaBinder, bindable
+from skipper.identifiers import fold
 
 _SELECTION_FILTERS = (exp.Like, exp.ILike, exp.SimilarTo, exp.Glob, exp.RegexpLike)
 
@@ -67,8 +68,8 @@ def _star_kind(projection: exp.Expr, select: exp.Select) -> str | None:
     ):
         return "selection" if bare is projection else "other"
     if isinstance(bare, exp.Column) and isinstance(bare.this, exp.Star) and bare.table:
-        sources = {source.alias_or_name.lower() for source in _sources(select)}
-        return None if bare.table.lower() in sources else "struct"
+        sources = {fold(source.alias_or_name) for source in _sources(select)}
+        return None if fold(bare.table) in sources else "struct"
     if projection.find(exp.Columns) is not None:
         return "other"
     return None
