@@ -3,16 +3,15 @@ the effective user and the engine; the log locks with filelock; a result's bytes
 
 from __future__ import annotations
 
-import inspect
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
-import skipper.audit.log
 from skipper import Skipper
 from skipper.audit import AuditLog
 from skipper.engine.duckdb import DuckDBEngine
@@ -85,9 +84,28 @@ def test_failed_queries_name_them_too(skipper_on_demo: Skipper) -> None:
     assert record.outcome == "error" and record.effective_user and record.engine
 
 
-def test_the_log_locks_with_filelock_not_fcntl() -> None:
-    source = inspect.getsource(skipper.audit.log)
-    assert "fcntl" not in source and "from filelock import FileLock" in source
+def test_the_log_lock_excludes_a_filelock_holder_in_another_process(tmp_path: Path) -> None:
+    """The log's lock is the OS lock filelock takes too: an append waits while another
+    process holds ``filelock.FileLock`` on the log's lock file, and goes on once released."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.append(sql="SELECT 1", outcome="ok")
+    released = tmp_path / "released"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time, filelock, pathlib\n"
+         "lock = filelock.FileLock(sys.argv[1], thread_local=False)\n"
+         "lock.acquire(); print('held', flush=True); time.sleep(0.6)\n"
+         "pathlib.Path(sys.argv[2]).write_text(repr(time.time())); lock.release()\n",
+         str(log.lock_path), str(released)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        log.append(sql="SELECT 2", outcome="ok")
+        appended = time.time()
+    finally:
+        holder.wait(timeout=30)
+    assert released.exists() and appended >= float(released.read_text())
+    assert log.verify().ok
 
 
 # ---- the result's bytes ---------------------------------------------------------------

@@ -13,11 +13,10 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from skipper.audit.chain import VerifyReport, adopt_tail, check_log, lines, parse
 from skipper.audit.checkpoints import AuditKey, check_checkpoints, checkpoint_line, resolve_key
 from skipper.audit.group_commit import GroupCommit, fsync_path
+from skipper.audit.lock import file_lock
 from skipper.audit.records import (
     GENESIS,
     AuditDraft,
@@ -42,9 +41,9 @@ class AuditLog:
     """An append-only JSONL file of :class:`AuditRecord`, one per line, hash-chained.
 
     Writers in threads and processes take an exclusive lock on ``<log>.lock`` for each append
-    (``filelock``: flock on POSIX, msvcrt on Windows). A head file (``<log>.head``, rewritten
-    in one self-checking write under the lock) holds the latest seq, hash and log size, so
-    removing the last records shows too.
+    (``skipper.audit.lock``: flock on POSIX, filelock's msvcrt lock on Windows). A head file
+    (``<log>.head``, rewritten in one self-checking write under the lock) holds the latest seq,
+    hash and log size, so removing the last records shows too.
     Each append is one ``write`` of a whole line, fsynced (unless ``fsync=False``) before the
     head moves; a failed write is cut back off, so nothing half-written stays.
 
@@ -84,7 +83,7 @@ class AuditLog:
         self.key = resolve_key(key, self.path)
         self.checkpoint_every = checkpoint_every
         self._signed_seq = -1  # the last seq this object signed a checkpoint for
-        self._file_lock = _file_lock(self.lock_path)
+        self._file_lock = file_lock(self.lock_path)
         self.clock = clock or SystemClock()
         self.fsync = fsync
         self._thread_lock = threading.Lock()
@@ -384,16 +383,6 @@ class AuditLog:
         except OSError as error:
             raise AuditError(f"cannot read the audit log {self.path}: {error.strerror}",
                              path=str(self.path)) from None
-
-
-def _file_lock(path: Path) -> FileLock:
-    """The cross-process lock (flock on POSIX, msvcrt on Windows). Threads of this process
-    queue on the log's own lock first, so the file lock's state need not be per thread; its
-    file is kept (deleting it on release would let a waiter lock a file nobody else sees)."""
-    try:
-        return FileLock(str(path), thread_local=False, preserve_lock_file=True)
-    except TypeError:  # filelock before 3.2x keeps the file anyway
-        return FileLock(str(path), thread_local=False)
 
 
 def _unwritable(path: Path, error: OSError) -> AuditError:

@@ -104,6 +104,10 @@ class Binder:
         self._plans: OrderedDict[str, tuple[Relation, ...]] = OrderedDict()
         self._view_reads: dict[tuple[str, str], frozenset[Relation]] = {}
 
+    def knows(self, sql: str) -> bool:
+        """Whether ``sql`` was bound before (and is still in the cache)."""
+        return sql in self._plans
+
     def relations(self, sql: str) -> tuple[Relation, ...]:
         """Every relation ``sql`` reads, as DuckDB binds it (sorted, without repeats)."""
         cached = self._plans.get(sql)
