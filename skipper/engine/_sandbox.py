@@ -85,8 +85,14 @@ class Sandbox:
         """
         if max_rows is not None and max_rows < 0:
             raise EngineError("max_rows must be zero or more", code="engine.invalid_request")
-        statement = single_read_statement(self.con, sql)
-        isolated = statement.type.name != "SELECT"
+        statement: Any
+        if self.binder.knows(sql):
+            # Bound before, so one SELECT (a MULTI cannot be bound): DuckDB parses it as it
+            # runs, as it would any text, instead of once more here.
+            statement, isolated = sql, False
+        else:
+            statement = single_read_statement(self.con, sql)
+            isolated = statement.type.name != "SELECT"
         self.watchdog.arm(timeout_s)
         try:
             if isolated:
