@@ -10,6 +10,7 @@ import pyarrow as pa
 from skipper.answer import Answer, json_value
 from skipper.display import is_numeric
 from skipper.errors import ConfigError
+from skipper.identifiers import fold
 
 if TYPE_CHECKING:
     import altair
@@ -31,17 +32,18 @@ def column_labels(answer: Answer, catalog: Catalog | None = None) -> dict[str, s
     if catalog is None:
         return {**labels, **answer.labels}  # Skipper fills these from its catalog
     grains = _breakdown_grains(answer)
+    columns = _column_labels(catalog, answer)
     for name in answer.columns:
-        label = _catalog_label(catalog, answer, name)
+        label = _catalog_label(catalog, columns, name)
         if label is None:
             for suffix, words in SUFFIXES:
                 if name.endswith(suffix):
-                    base = _catalog_label(catalog, answer, name[: -len(suffix)])
+                    base = _catalog_label(catalog, columns, name[: -len(suffix)])
                     label = f"{base} {words}" if base else None
                     break
         if label is None and name in grains:
             dimension, grain = grains[name]
-            base = _catalog_label(catalog, answer, dimension)
+            base = _catalog_label(catalog, columns, dimension)
             label = f"{base} ({grain})" if base else None
         if label:
             labels[name] = label
@@ -53,19 +55,26 @@ def humanize(name: str) -> str:
     return words[:1].upper() + words[1:] if words else name
 
 
-def _catalog_label(catalog: Catalog, answer: Answer, name: str) -> str | None:
+def _column_labels(catalog: Catalog, answer: Answer) -> dict[str, str]:
+    """The labelled columns of the tables the answer read, by folded name (the first table
+    read that labels a name wins, as the tables are listed)."""
+    labels: dict[str, str] = {}
+    for table_name in answer.tables:
+        table = catalog.find_table(table_name)
+        for column in table.columns if table is not None else ():
+            if column.label:
+                labels.setdefault(fold(column.name), column.label)
+    return labels
+
+
+def _catalog_label(catalog: Catalog, columns: dict[str, str], name: str) -> str | None:
     metric = catalog.find_metric(name)
     if metric is not None and metric.label:
         return metric.label
     dimension = catalog.find_dimension(name)
     if dimension is not None and dimension.label:
         return dimension.label
-    for table_name in answer.tables:
-        table = catalog.find_table(table_name)
-        column = table.column(name) if table is not None else None
-        if column is not None and column.label:
-            return column.label
-    return None
+    return columns.get(fold(name))
 
 
 def _breakdown_grains(answer: Answer) -> dict[str, tuple[str, str]]:
