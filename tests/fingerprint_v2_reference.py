@@ -1,0 +1,384 @@
+"""Stable fingerprints of SQL texts and query results: what audit records store and replay checks.
+
+A result's fingerprint covers column names, types, NULLs and values, is deterministic across runs
+and processes, and does not depend on how Arrow chunked the rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def hash_sql(sql: str) -> str:
+    """SHA-256 of the exact SQL text (UTF-8; a lone surrogate as its `\\udcxx` escape), hex."""
+    return hashlib.sha256(sql.encode("utf-8", "backslashreplace")).hexdigest()
+
+
+def hash_result(table: pa.Table) -> str:
+    """SHA-256 over a result's column names, types, NULLs and values, hex.
+
+    Deterministic across runs and processes and independent of how Arrow chunked the rows;
+    column order, types and NULL versus empty or zero all change it.
+    """
+    digest = hashlib.sha256(b"skipper.result.v1")
+    _put(digest, str(table.num_rows).encode())
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        _put(digest, name.encode())
+        _hash_array(digest, column.combine_chunks() if column.num_chunks != 1 else column.chunk(0))
+    return digest.hexdigest()
+
+
+def _put(digest: Any, data: bytes | memoryview) -> None:
+    digest.update(len(data).to_bytes(8, "little"))
+    digest.update(data)
+
+
+_FIXED_WIDTH = (pa.types.is_integer, pa.types.is_floating, pa.types.is_temporal,
+                pa.types.is_decimal, pa.types.is_fixed_size_binary)
+_BINARY_LIKE = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary,
+                pa.types.is_large_binary, pa.types.is_string_view, pa.types.is_binary_view)
+
+
+@functools.lru_cache(maxsize=512)
+def _layout(kind: pa.DataType) -> tuple[str, bytes]:
+    """How a type's values are hashed, and the type's name as hashed."""
+    if pa.types.is_boolean(kind):
+        layout = "boolean"
+    elif any(test(kind) for test in _FIXED_WIDTH):
+        layout = "fixed"
+    elif any(test(kind) for test in _BINARY_LIKE):
+        layout = "binary"
+    elif pa.types.is_null(kind):
+        layout = "null"
+    else:
+        layout = "nested"
+    return layout, str(kind).encode()
+
+
+def _hash_array(digest: Any, array: pa.Array) -> None:
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    layout, name = _layout(array.type)
+    _put(digest, name)
+    nulls = np.asarray(array.is_null(), dtype=bool) if array.null_count else None
+    _put(digest, np.packbits(nulls).tobytes() if nulls is not None
+         else bytes((len(array) + 7) // 8))
+    if layout == "boolean":
+        array, layout = pc.cast(array, pa.uint8()), "fixed"
+    if layout == "fixed":
+        width = array.type.byte_width
+        buffer = array.buffers()[1]
+        if buffer is None:
+            _put(digest, bytes(len(array) * width))
+            return
+        data = np.frombuffer(buffer, dtype=np.uint8)
+        values = data[array.offset * width:(array.offset + len(array)) * width]
+        if nulls is not None:
+            values = values.reshape(-1, width).copy()
+            values[nulls] = 0
+        _put(digest, values.tobytes())
+    elif layout == "binary":
+        lengths, values_bytes = _binary_values(array, nulls)
+        _put(digest, lengths)
+        _put(digest, values_bytes)
+    elif layout == "nested":
+        _put(digest, json.dumps(array.to_pylist(), default=_plain, ensure_ascii=False,
+                                separators=(",", ":")).encode())
+
+
+_OFFSETS = {pa.string(): np.int32, pa.binary(): np.int32,
+            pa.large_string(): np.int64, pa.large_binary(): np.int64}
+
+
+def _binary_values(array: pa.Array, nulls: np.ndarray | None) -> tuple[bytes, memoryview | bytes]:
+    """Each value's byte length (int64, 0 for NULL) and all the values' bytes back to back.
+
+    Read straight from the array's offsets and data when NULL slots hold no bytes (as
+    DuckDB writes them); otherwise, and for view types, through a cast that fills NULLs
+    with empty values. Either way the bytes are the same."""
+    kind = _OFFSETS.get(array.type)
+    if kind is not None and len(array):
+        direct = np.frombuffer(array.buffers()[1], dtype=kind)[
+            array.offset:array.offset + len(array) + 1]
+        lengths = (direct[1:] - direct[:-1]).astype(np.int64, copy=False)
+        if nulls is None or not lengths[nulls].any():
+            data = array.buffers()[2]
+            return lengths.tobytes(), memoryview(data)[direct[0]:direct[-1]] if data else b""
+    filled = array.cast(pa.large_binary())
+    if nulls is not None:
+        filled = pc.fill_null(filled, b"")
+    offsets = np.frombuffer(filled.buffers()[1], dtype=np.int64)[
+        filled.offset:filled.offset + len(filled) + 1]
+    data = filled.buffers()[2]
+    return (np.diff(offsets).tobytes(),
+            memoryview(data)[offsets[0]:offsets[-1]] if len(filled) and data else b"")
+
+
+def _plain(value: Any) -> Any:
+    """Nested values JSON does not know, as unambiguous strings (the type is hashed too)."""
+    if isinstance(value, (datetime, date, clock_time)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, timedelta)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return repr(value)
+
+
+# ---- v2: every row, order-independent unless the query's ORDER BY fixes the order ----------
+
+#: Kinds of result fingerprint an audit record names (``result_hash_kind``). A record without
+#: one holds the v1 fingerprint (``hash_result``) of the rows it kept, in their order.
+UNORDERED = "rows.unordered.v2"
+ORDERED = "rows.ordered.v2"
+LEGACY = "table.v1"
+
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_SHIFT = np.uint64(33)
+_STEP = np.uint64(0x9E3779B97F4A7C15)
+_SEED = np.uint64(0x243F6A8885A308D3)
+_NULL = np.uint64(0xA4093822299F31D0)
+_POSITION = np.uint64(0x452821E638D01377)
+_ALL_BITS = np.uint64(0xFFFFFFFFFFFFFFFF)
+_NESTED_CHUNK = 4096
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer, in place: a bijection that spreads every input bit."""
+    x ^= x >> _SHIFT
+    x *= _M1
+    x ^= x >> _SHIFT
+    x *= _M2
+    x ^= x >> _SHIFT
+    return x
+
+
+class RowFingerprint:
+    """A result's fingerprint built batch by batch, over every row the engine produced.
+
+    Each row becomes a 64-bit hash of its values, column by column (NULL distinct from every
+    value); the rows' hashes are summed mod 2^64, so the order rows come in changes nothing.
+    With ``ordered`` (the outermost query has an ORDER BY) each row is also hashed with its
+    position and those are summed too, so the order counts. ``add`` takes batches in any order,
+    each with the position of its first row, so the rows a query kept can be hashed after the
+    ones it dropped. It detects changes, not forgeries: the per-row hash is not cryptographic.
+
+    The digest is ``<columns>.<rows>`` (``.<sequence>`` when ordered) in hex: 16 digits for the
+    column names and types, 32 for the multiset of rows and their count, 32 for the rows in
+    order. A replay compares the parts to say what changed. Vectorised with numpy (strings are
+    read eight bytes at a time); only nested values (lists, structs, maps) go row by row.
+    """
+
+    def __init__(self, schema: pa.Schema, *, ordered: bool = False) -> None:
+        self.ordered = ordered
+        self.kind = ORDERED if ordered else UNORDERED
+        columns = hashlib.sha256(b"skipper.columns.v2")
+        for name in schema.names:
+            _put(columns, name.encode("utf-8", "backslashreplace"))
+        for kind in schema.types:
+            _put(columns, str(kind).encode())
+        self.columns = columns.hexdigest()[:16]
+        self.rows = 0
+        self._sum = np.uint64(0)
+        self._positional = np.uint64(0)
+
+    def add(self, batch: pa.RecordBatch | pa.Table, start: int) -> None:
+        """Fold in the rows of ``batch``, the first of which is row ``start`` of the result."""
+        count = batch.num_rows
+        if not count:
+            return
+        self.rows += count
+        row = np.full(count, _SEED, dtype=np.uint64)
+        for column in batch.columns:
+            row ^= _column_hash(_as_array(column))
+            _mix(row)
+        with np.errstate(over="ignore"):
+            self._sum += row.sum(dtype=np.uint64)
+            if self.ordered:
+                where = np.arange(start, start + count, dtype=np.uint64)
+                where ^= _POSITION
+                row ^= _mix(where)
+                self._positional += _mix(row).sum(dtype=np.uint64)
+
+    def hexdigest(self) -> str:
+        rows = hashlib.sha256(f"{self.kind}:{self.columns}:{self.rows}".encode())
+        rows.update(int(self._sum).to_bytes(8, "little"))
+        parts = [self.columns, rows.hexdigest()[:32]]
+        if self.ordered:
+            rows.update(int(self._positional).to_bytes(8, "little"))
+            parts.append(rows.hexdigest()[:32])
+        return ".".join(parts)
+
+
+def fingerprint_rows(table: pa.Table, *, ordered: bool = False) -> tuple[str, str]:
+    """A whole table's v2 fingerprint and its kind (for rows that are all at hand)."""
+    fingerprint = RowFingerprint(table.schema, ordered=ordered)
+    fingerprint.add(table, 0)
+    return fingerprint.hexdigest(), fingerprint.kind
+
+
+def _as_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return array
+
+
+def _column_hash(array: pa.Array) -> np.ndarray:
+    """One 64-bit hash per value of ``array``, NULL its own constant."""
+    layout, _ = _layout(array.type)
+    if layout == "null":
+        return np.full(len(array), _NULL, dtype=np.uint64)
+    if layout == "boolean":
+        array, layout = pc.cast(array, pa.uint8()), "fixed"
+    if layout == "fixed":
+        values = _fixed_hash(array)
+    elif layout == "binary":
+        values = _binary_hash(array)
+    else:
+        values = _nested_hash(array)
+    if array.null_count:
+        values[np.asarray(array.is_null(), dtype=bool)] = _NULL
+    return values
+
+
+def _fixed_hash(array: pa.Array) -> np.ndarray:
+    """Fixed-width values as rows of 64-bit words, each word mixed in with its place."""
+    width = array.type.byte_width
+    count = len(array)
+    buffer = array.buffers()[1]
+    if buffer is None:
+        raw = np.zeros(count * width, dtype=np.uint8)
+    else:
+        raw = np.frombuffer(buffer, dtype=np.uint8)[array.offset * width:
+                                                    (array.offset + count) * width]
+    if width in (1, 2, 4):
+        narrow: dict[int, str] = {1: "<u1", 2: "<u2", 4: "<u4"}
+        words = raw.view(narrow[width]).astype(np.uint64)[:, None]
+    elif width % 8 == 0:
+        words = raw.view("<u8").reshape(count, width // 8)
+    else:
+        padded = np.zeros((count, -(-width // 8) * 8), dtype=np.uint8)
+        padded[:, :width] = raw.reshape(count, width)
+        words = padded.view("<u8")
+    out = np.full(count, _SEED, dtype=np.uint64)
+    for place in range(words.shape[1]):
+        out ^= words[:, place]
+        out += _STEP
+        _mix(out)
+    return out
+
+
+def _binary_hash(array: pa.Array) -> np.ndarray:
+    """Strings and bytes: each value read as 64-bit words straight from the Arrow buffer (its
+    last word masked to its own bytes), each word mixed with its place, summed per value, then
+    mixed with the value's length. Memory stays bounded: values go in groups of at most
+    ``_CHUNK_WORDS`` words, and a longer value alone, through strided views of its words."""
+    kind = _OFFSETS.get(array.type)
+    if kind is None:
+        array, kind = array.cast(pa.large_binary()), np.int64
+    count = len(array)
+    offsets = np.frombuffer(array.buffers()[1], dtype=kind)[
+        array.offset:array.offset + count + 1].astype(np.int64)
+    data_buffer = array.buffers()[2]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None \
+        else np.zeros(0, dtype=np.uint8)
+    lengths = offsets[1:] - offsets[:-1]
+    if array.null_count:
+        lengths[np.asarray(array.is_null(), dtype=bool)] = 0
+    words_per_value = (lengths + 7) >> 3
+    sums = np.zeros(count, dtype=np.uint64)
+    if count and int(words_per_value.max()):
+        if int(offsets.max()) + 8 > len(data):  # room to read a whole word at the very end
+            data = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+        # Every byte offset as the start of a little-endian word (an unaligned strided view).
+        words_at = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data.data, strides=(1,))
+        long = words_per_value > _CHUNK_WORDS
+        for row in np.flatnonzero(long):
+            sums[row] = _long_value_sum(words_at, int(offsets[row]), int(lengths[row]))
+        short = np.where(long, 0, words_per_value)
+        ends = np.cumsum(short)
+        begin = 0
+        while begin < count:
+            stop = int(np.searchsorted(ends, ends[begin] - short[begin] + _CHUNK_WORDS,
+                                       side="right"))
+            stop = max(stop, begin + 1)
+            part = slice(begin, stop)
+            sums[part] += _short_values_sum(words_at, offsets[part], lengths[part],
+                                            short[part])
+            begin = stop
+    sums ^= lengths.view(np.uint64) * _M2
+    sums += _SEED
+    return _mix(sums)
+
+
+_CHUNK_WORDS = 1 << 20
+
+
+def _word_mix(words: np.ndarray, place: np.ndarray) -> np.ndarray:
+    words ^= place * _STEP
+    words *= _M1
+    words ^= words >> np.uint64(29)
+    return words
+
+
+def _short_values_sum(words_at: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
+                      words_per_value: np.ndarray) -> np.ndarray:
+    """Each value's sum of mixed words, for values of few words (a gather of them all)."""
+    sums = np.zeros(len(offsets), dtype=np.uint64)
+    ends = np.cumsum(words_per_value)
+    total = int(ends[-1])
+    if not total:
+        return sums
+    first = ends - words_per_value
+    place = np.arange(total, dtype=np.int64)
+    place -= np.repeat(first, words_per_value)
+    start = place * 8
+    start += np.repeat(offsets, words_per_value)
+    words = words_at[start]
+    filled = words_per_value > 0
+    tail = (lengths[filled] - 8 * (words_per_value[filled] - 1)).astype(np.uint64)
+    words[(ends - 1)[filled]] &= _ALL_BITS >> (np.uint64(64) - 8 * tail)
+    _word_mix(words, place.view(np.uint64))
+    sums[filled] = np.add.reduceat(words, first[filled])
+    return sums
+
+
+def _long_value_sum(words_at: np.ndarray, offset: int, length: int) -> np.uint64:
+    """One long value's sum of mixed words, ``_CHUNK_WORDS`` at a time (strided views)."""
+    count = (length + 7) >> 3
+    total = np.uint64(0)
+    with np.errstate(over="ignore"):
+        for begin in range(0, count, _CHUNK_WORDS):
+            stop = min(begin + _CHUNK_WORDS, count)
+            words = words_at[offset + 8 * begin:offset + 8 * stop:8].copy()
+            if stop == count:
+                tail = np.uint64(length - 8 * (count - 1))
+                words[-1] &= _ALL_BITS >> (np.uint64(64) - 8 * tail)
+            _word_mix(words, np.arange(begin, stop, dtype=np.uint64))
+            total += words.sum(dtype=np.uint64)
+    return total
+
+
+def _nested_hash(array: pa.Array) -> np.ndarray:
+    """Lists, structs, maps, unions: each value's JSON text hashed with SHA-256, row by row."""
+    out = np.empty(len(array), dtype=np.uint64)
+    for begin in range(0, len(array), _NESTED_CHUNK):
+        values = array.slice(begin, _NESTED_CHUNK).to_pylist()
+        digests = b"".join(
+            hashlib.sha256(json.dumps(value, default=_plain, ensure_ascii=True,
+                                      separators=(",", ":")).encode()).digest()[:8]
+            for value in values)
+        out[begin:begin + len(values)] = np.frombuffer(digests, dtype="<u8")
+    return out
