@@ -164,6 +164,24 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
+#: Batches of at most this many rows fold their column hashes with Python integers.
+_PYTHON_ROWS = 8
+_BITS_INT = int(_ALL_BITS)
+_SEED_INT = int(_SEED)
+_POSITION_INT = int(_POSITION)
+_M1_INT = int(_M1)
+_M2_INT = int(_M2)
+
+
+def _mix_int(x: int) -> int:
+    """``_mix`` of one Python integer below 2^64."""
+    x ^= x >> 33
+    x = (x * _M1_INT) & _BITS_INT
+    x ^= x >> 33
+    x = (x * _M2_INT) & _BITS_INT
+    return x ^ (x >> 33)
+
+
 class RowFingerprint:
     """A result's fingerprint built batch by batch, over every row the engine produced.
 
@@ -199,10 +217,20 @@ class RowFingerprint:
         if not count:
             return
         self.rows += count
-        row = np.full(count, _SEED, dtype=np.uint64)
-        for column in batch.columns:
-            row ^= _column_hash(_as_array(column))
+        hashes = _column_hashes([_as_array(column) for column in batch.columns], count)
+        if count <= _PYTHON_ROWS:
+            self._add_few(hashes, start, count)
+            return
+        row: np.ndarray | None = None
+        for hashed in hashes:
+            if row is None:
+                row = hashed
+                row ^= _SEED
+            else:
+                row ^= hashed
             _mix(row)
+        if row is None:
+            row = np.full(count, _SEED, dtype=np.uint64)
         with np.errstate(over="ignore"):
             self._sum += row.sum(dtype=np.uint64)
             if self.ordered:
@@ -210,6 +238,18 @@ class RowFingerprint:
                 where ^= _POSITION
                 row ^= _mix(where)
                 self._positional += _mix(row).sum(dtype=np.uint64)
+
+    def _add_few(self, hashes: list[np.ndarray], start: int, count: int) -> None:
+        """``add``'s fold of column hashes into rows, for a few rows: the same arithmetic on
+        Python integers, cheaper than a numpy call per step."""
+        rows = [_SEED_INT] * count
+        for hashed in hashes:
+            rows = [_mix_int(row ^ value) for row, value in zip(rows, hashed.tolist(), strict=True)]
+        self._sum = np.uint64((int(self._sum) + sum(rows)) & _BITS_INT)
+        if self.ordered:
+            positional = sum(_mix_int(row ^ _mix_int(where ^ _POSITION_INT))
+                             for where, row in enumerate(rows, start))
+            self._positional = np.uint64((int(self._positional) + positional) & _BITS_INT)
 
     def hexdigest(self) -> str:
         rows = hashlib.sha256(f"{self.kind}:{self.columns}:{self.rows}".encode())
@@ -228,29 +268,73 @@ def fingerprint_rows(table: pa.Table, *, ordered: bool = False) -> tuple[str, st
     return fingerprint.hexdigest(), fingerprint.kind
 
 
+_LAYOUTS: dict[int, str] = {}
+
+
+def _layout_of(kind: pa.DataType) -> str:
+    """``_layout``'s layout alone, which the type's id decides (looked up by the id: cheaper
+    than hashing a parametrised type)."""
+    layout = _LAYOUTS.get(kind.id)
+    if layout is None:
+        layout = _LAYOUTS[kind.id] = _layout(kind)[0]
+    return layout
+
+
 def _as_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if isinstance(column, pa.ChunkedArray):
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    else:
+        array = column
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     return array
 
 
+def _nulls(array: pa.Array) -> np.ndarray | None:
+    """Where ``array`` is NULL (None if nowhere), read from its validity bitmap when it has one."""
+    if not array.null_count:
+        return None
+    validity = array.buffers()[0]
+    if validity is None:
+        return np.asarray(array.is_null(), dtype=bool)
+    return _bits(validity, array.offset, len(array)) == 0
+
+
+def _bits(buffer: pa.Buffer, offset: int, count: int) -> np.ndarray:
+    """``count`` bits of an Arrow bitmap from bit ``offset`` on, as uint8 zeros and ones."""
+    first = offset >> 3
+    raw = np.frombuffer(buffer, dtype=np.uint8, count=((offset + count + 7) >> 3) - first,
+                        offset=first)
+    skip = offset & 7
+    return np.unpackbits(raw, bitorder="little")[skip:skip + count]
+
+
 def _column_hash(array: pa.Array) -> np.ndarray:
     """One 64-bit hash per value of ``array``, NULL its own constant."""
-    layout, _ = _layout(array.type)
+    layout = _layout_of(array.type)
     if layout == "null":
         return np.full(len(array), _NULL, dtype=np.uint64)
-    if layout == "boolean":
-        array, layout = pc.cast(array, pa.uint8()), "fixed"
-    if layout == "fixed":
-        values = _fixed_hash(array)
-    elif layout == "binary":
-        values = _binary_hash(array)
-    else:
+    if layout == "nested":
         values = _nested_hash(array)
-    if array.null_count:
-        values[np.asarray(array.is_null(), dtype=bool)] = _NULL
+        if array.null_count:
+            values[np.asarray(array.is_null(), dtype=bool)] = _NULL
+        return values
+    nulls = _nulls(array)
+    if layout == "boolean":  # as the uint8 0 or 1 it casts to: one word
+        values = np.bitwise_xor(_bits(array.buffers()[1], array.offset, len(array)), _SEED,
+                                dtype=np.uint64)
+        values += _STEP
+        _mix(values)
+    elif layout == "fixed":
+        values = _fixed_hash(array)
+    else:
+        values = _binary_hash(array, nulls)
+    if nulls is not None:
+        values[nulls] = _NULL
     return values
+
+
+_NARROW = {1: "<u1", 2: "<u2", 4: "<u4"}
 
 
 def _fixed_hash(array: pa.Array) -> np.ndarray:
@@ -261,69 +345,226 @@ def _fixed_hash(array: pa.Array) -> np.ndarray:
     if buffer is None:
         raw = np.zeros(count * width, dtype=np.uint8)
     else:
-        raw = np.frombuffer(buffer, dtype=np.uint8)[array.offset * width:
-                                                    (array.offset + count) * width]
-    if width in (1, 2, 4):
-        narrow: dict[int, str] = {1: "<u1", 2: "<u2", 4: "<u4"}
-        words = raw.view(narrow[width]).astype(np.uint64)[:, None]
-    elif width % 8 == 0:
+        raw = np.frombuffer(buffer, dtype=np.uint8, count=count * width,
+                            offset=array.offset * width)
+    if width in _NARROW:
+        out = np.bitwise_xor(raw.view(_NARROW[width]), _SEED, dtype=np.uint64)
+        out += _STEP
+        return _mix(out)
+    if width % 8 == 0:
         words = raw.view("<u8").reshape(count, width // 8)
     else:
         padded = np.zeros((count, -(-width // 8) * 8), dtype=np.uint8)
         padded[:, :width] = raw.reshape(count, width)
         words = padded.view("<u8")
-    out = np.full(count, _SEED, dtype=np.uint64)
-    for place in range(words.shape[1]):
+    out = np.bitwise_xor(words[:, 0], _SEED, dtype=np.uint64)
+    out += _STEP
+    _mix(out)
+    for place in range(1, words.shape[1]):
         out ^= words[:, place]
         out += _STEP
         _mix(out)
     return out
 
 
-def _binary_hash(array: pa.Array) -> np.ndarray:
+def _binary_hash(array: pa.Array, nulls: np.ndarray | None) -> np.ndarray:
     """Strings and bytes: each value read as 64-bit words straight from the Arrow buffer (its
     last word masked to its own bytes), each word mixed with its place, summed per value, then
-    mixed with the value's length. Memory stays bounded: values go in groups of at most
-    ``_CHUNK_WORDS`` words, and a longer value alone, through strided views of its words."""
+    mixed with the value's length (``_value_hashes``)."""
     kind = _OFFSETS.get(array.type)
     if kind is None:
         array, kind = array.cast(pa.large_binary()), np.int64
     count = len(array)
-    offsets = np.frombuffer(array.buffers()[1], dtype=kind)[
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=kind)[
         array.offset:array.offset + count + 1].astype(np.int64)
-    data_buffer = array.buffers()[2]
+    lengths = offsets[1:] - offsets[:-1]
+    if nulls is not None:
+        lengths[nulls] = 0
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None \
         else np.zeros(0, dtype=np.uint8)
-    lengths = offsets[1:] - offsets[:-1]
-    if array.null_count:
-        lengths[np.asarray(array.is_null(), dtype=bool)] = 0
-    words_per_value = (lengths + 7) >> 3
-    sums = np.zeros(count, dtype=np.uint64)
-    if count and int(words_per_value.max()):
-        if int(offsets.max()) + 8 > len(data):  # room to read a whole word at the very end
-            data = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+    if count and int(offsets.max()) + 8 > len(data):  # room to read a whole word at the end
+        data = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+    return _value_hashes(data, offsets[:-1], lengths)
+
+
+def _value_hashes(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The hashes of the values at ``starts`` in ``data`` (bytes with room to read a whole word
+    past every value's end), of ``lengths`` bytes (int64, 0 for NULL; ours to change).
+
+    Values of at most ``_MATRIX_WORDS`` words go as a table of one row per value (a row's
+    unused places summed in and taken out again), with few numpy calls. Others, and many short
+    values among a few long ones, go in groups of at most ``_CHUNK_WORDS`` words, and a longer
+    value alone, through strided views of its words: memory stays bounded."""
+    count = len(lengths)
+    width = (int(lengths.max()) + 7) >> 3 if count else 0
+    if not width:
+        sums = np.zeros(count, dtype=np.uint64)
+    else:
         # Every byte offset as the start of a little-endian word (an unaligned strided view).
         words_at = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data.data, strides=(1,))
-        long = words_per_value > _CHUNK_WORDS
-        for row in np.flatnonzero(long):
-            sums[row] = _long_value_sum(words_at, int(offsets[row]), int(lengths[row]))
-        short = np.where(long, 0, words_per_value)
-        ends = np.cumsum(short)
-        begin = 0
-        while begin < count:
-            stop = int(np.searchsorted(ends, ends[begin] - short[begin] + _CHUNK_WORDS,
-                                       side="right"))
-            stop = max(stop, begin + 1)
-            part = slice(begin, stop)
-            sums[part] += _short_values_sum(words_at, offsets[part], lengths[part],
-                                            short[part])
-            begin = stop
+        if width <= _MATRIX_WORDS and (count * width <= _MATRIX_CELLS or
+                                       count * width * 8 <= 3 * (int(lengths.sum()) + 8 * count)):
+            sums = _table_sums(words_at, starts, lengths, width)
+        else:
+            sums = _grouped_sums(words_at, starts, lengths)
     sums ^= lengths.view(np.uint64) * _M2
     sums += _SEED
     return _mix(sums)
 
 
+#: Batches of at most this many rows hash their string columns all at once, and their
+#: fixed-width columns of one width all at once: fewer numpy calls, the same hashes.
+_BATCH_ROWS = 2048
+
+
+def _column_hashes(arrays: list[pa.Array], count: int) -> list[np.ndarray]:
+    """Each column's hashes (``_column_hash``), fresh arrays; columns alike go together in a
+    small batch."""
+    hashes: list[np.ndarray | None] = [None] * len(arrays)
+    if count <= _BATCH_ROWS and len(arrays) > 1:
+        groups: dict[int, list[int]] = {}
+        for index, array in enumerate(arrays):
+            layout = _layout_of(array.type)
+            if layout == "binary":
+                groups.setdefault(0, []).append(index)
+            elif layout == "fixed" and array.buffers()[1] is not None:
+                width = array.type.byte_width
+                if width in _NARROW or width % 8 == 0:
+                    groups.setdefault(width, []).append(index)
+        for width, members in groups.items():
+            if len(members) < 2:
+                continue
+            group = [arrays[index] for index in members]
+            nulls = [_nulls(array) for array in group]
+            together = _binary_hashes(group, nulls, count) if not width \
+                else _fixed_hashes(group, width, count)
+            for values, index, where in zip(together, members, nulls, strict=True):
+                if where is not None:
+                    values[where] = _NULL
+                hashes[index] = values
+    return [_column_hash(array) if values is None else values
+            for values, array in zip(hashes, arrays, strict=True)]
+
+
+def _fixed_hashes(group: list[pa.Array], width: int, count: int) -> np.ndarray:
+    """``_fixed_hash`` of arrays of one width (1, 2, 4 or a multiple of 8 bytes), one row each."""
+    if width in _NARROW:
+        out = np.concatenate([
+            np.frombuffer(array.buffers()[1], dtype=_NARROW[width], count=count,
+                          offset=array.offset * width) for array in group], dtype=np.uint64)
+        out ^= _SEED
+        out += _STEP
+        return _mix(out).reshape(len(group), count)
+    places = width // 8
+    words = np.concatenate([
+        np.frombuffer(array.buffers()[1], dtype="<u8", count=count * places,
+                      offset=array.offset * width) for array in group]).reshape(-1, places)
+    out = np.bitwise_xor(words[:, 0], _SEED, dtype=np.uint64)
+    out += _STEP
+    _mix(out)
+    for place in range(1, places):
+        out ^= words[:, place]
+        out += _STEP
+        _mix(out)
+    return out.reshape(len(group), count)
+
+
+def _binary_hashes(group: list[pa.Array], nulls: list[np.ndarray | None],
+                   count: int) -> np.ndarray:
+    """``_binary_hash`` of string or binary arrays, one row each: their bytes copied back to
+    back (small batches only), their values hashed all at once."""
+    begins, ends, pieces, shifts = [], [], [], []
+    size = 0
+    for array in group:
+        kind = _OFFSETS.get(array.type)
+        if kind is None:
+            array, kind = array.cast(pa.large_binary()), np.int64
+        _, offsets_buffer, data_buffer = array.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=kind, count=count + 1,
+                                offset=array.offset * np.dtype(kind).itemsize)
+        first, last = int(offsets[0]), int(offsets[-1])
+        begins.append(offsets[:-1])
+        ends.append(offsets[1:])
+        if data_buffer is not None and last > first:
+            pieces.append(np.frombuffer(data_buffer, dtype=np.uint8, count=last - first,
+                                        offset=first))
+        shifts.append(size - first)
+        size += last - first
+    pieces.append(np.zeros(8, dtype=np.uint8))  # room to read a whole word at the end
+    starts = np.concatenate(begins, dtype=np.int64)
+    lengths = np.concatenate(ends, dtype=np.int64)
+    lengths -= starts
+    starts += np.repeat(np.array(shifts, dtype=np.int64), count)
+    for column, where in enumerate(nulls):
+        if where is not None:
+            lengths[column * count:(column + 1) * count][where] = 0
+    return _value_hashes(np.concatenate(pieces), starts, lengths).reshape(len(group), count)
+
+
 _CHUNK_WORDS = 1 << 20
+_MATRIX_WORDS = 32
+_MATRIX_CELLS = 1 << 14
+_BYTE_PLACES = np.arange(0, 8 * _MATRIX_WORDS, 8, dtype=np.int64)
+_PLACE_STEPS = np.arange(_MATRIX_WORDS, dtype=np.uint64) * _STEP
+#: The mask of a word's own bytes, by the bytes its value has left from the word on, that count
+#: plus ``8 * _MATRIX_WORDS``: none at 0 or fewer, all at 8 or more.
+_MASKS = np.array([(1 << (8 * min(max(left, 0), 8))) - 1
+                   for left in range(-8 * _MATRIX_WORDS, 8 * _MATRIX_WORDS + 1)], dtype=np.uint64)
+_MASK_PLACES = 8 * _MATRIX_WORDS - _BYTE_PLACES
+
+
+@functools.lru_cache(maxsize=_MATRIX_WORDS)
+def _unused_places(width: int) -> np.ndarray:
+    """By value length (0 to ``8 * width`` bytes): minus the mixed zero words a table row of
+    ``width`` words holds past the value's own, so that adding it leaves the value's sum."""
+    zeros = _word_mix(np.zeros(width, dtype=np.uint64), np.arange(width, dtype=np.uint64))
+    before = np.zeros(width + 1, dtype=np.uint64)
+    np.cumsum(zeros, dtype=np.uint64, out=before[1:])
+    own = (np.arange(8 * width + 1, dtype=np.int64) + 7) >> 3
+    return before[own] - before[width]
+
+
+def _table_sums(words_at: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
+                width: int) -> np.ndarray:
+    """Each value's sum of mixed words, values of at most ``width`` words, ``_CHUNK_WORDS``
+    words' worth of rows at a time."""
+    rows = max(1, _CHUNK_WORDS // width)
+    if len(offsets) > rows:
+        return np.concatenate([
+            _table_sums(words_at, offsets[begin:begin + rows], lengths[begin:begin + rows],
+                        width) for begin in range(0, len(offsets), rows)])
+    # Only unused places reach past the data, and are masked to nothing.
+    words = np.take(words_at, offsets[:, None] + _BYTE_PLACES[:width], mode="clip")
+    words &= _MASKS[lengths[:, None] + _MASK_PLACES[:width]]
+    words ^= _PLACE_STEPS[:width]
+    words *= _M1
+    words ^= words >> np.uint64(29)
+    sums = words.sum(axis=1, dtype=np.uint64)
+    sums += _unused_places(width)[lengths]
+    return sums
+
+
+def _grouped_sums(words_at: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each value's sum of mixed words, values of any length: groups of at most
+    ``_CHUNK_WORDS`` words, and a longer value alone."""
+    count = len(lengths)
+    words_per_value = (lengths + 7) >> 3
+    sums = np.zeros(count, dtype=np.uint64)
+    long = words_per_value > _CHUNK_WORDS
+    for row in np.flatnonzero(long):
+        sums[row] = _long_value_sum(words_at, int(offsets[row]), int(lengths[row]))
+    short = np.where(long, 0, words_per_value)
+    ends = np.cumsum(short)
+    begin = 0
+    while begin < count:
+        stop = int(np.searchsorted(ends, ends[begin] - short[begin] + _CHUNK_WORDS,
+                                   side="right"))
+        stop = max(stop, begin + 1)
+        part = slice(begin, stop)
+        sums[part] += _short_values_sum(words_at, offsets[part], lengths[part], short[part])
+        begin = stop
+    return sums
 
 
 def _word_mix(words: np.ndarray, place: np.ndarray) -> np.ndarray:
