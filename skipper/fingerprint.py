@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import struct
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
@@ -165,7 +166,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 #: Batches of at most this many rows fold their column hashes with Python integers.
-_PYTHON_ROWS = 8
+_PYTHON_ROWS = 6
 _BITS_INT = int(_ALL_BITS)
 _SEED_INT = int(_SEED)
 _POSITION_INT = int(_POSITION)
@@ -217,10 +218,11 @@ class RowFingerprint:
         if not count:
             return
         self.rows += count
-        hashes = _column_hashes([_as_array(column) for column in batch.columns], count)
+        arrays = [_as_array(column) for column in batch.columns]
         if count <= _PYTHON_ROWS:
-            self._add_few(hashes, start, count)
+            self._add_few([_few_hashes(array) for array in arrays], start, count)
             return
+        hashes = _column_hashes(arrays, count)
         row: np.ndarray | None = None
         for hashed in hashes:
             if row is None:
@@ -239,12 +241,12 @@ class RowFingerprint:
                 row ^= _mix(where)
                 self._positional += _mix(row).sum(dtype=np.uint64)
 
-    def _add_few(self, hashes: list[np.ndarray], start: int, count: int) -> None:
+    def _add_few(self, hashes: list[list[int]], start: int, count: int) -> None:
         """``add``'s fold of column hashes into rows, for a few rows: the same arithmetic on
         Python integers, cheaper than a numpy call per step."""
         rows = [_SEED_INT] * count
         for hashed in hashes:
-            rows = [_mix_int(row ^ value) for row, value in zip(rows, hashed.tolist(), strict=True)]
+            rows = [_mix_int(row ^ value) for row, value in zip(rows, hashed, strict=True)]
         self._sum = np.uint64((int(self._sum) + sum(rows)) & _BITS_INT)
         if self.ordered:
             positional = sum(_mix_int(row ^ _mix_int(where ^ _POSITION_INT))
@@ -335,6 +337,67 @@ def _column_hash(array: pa.Array) -> np.ndarray:
 
 
 _NARROW = {1: "<u1", 2: "<u2", 4: "<u4"}
+_STEP_INT = int(_STEP)
+_NULL_INT = int(_NULL)
+
+
+def _few_hashes(array: pa.Array) -> list[int]:
+    """``_column_hash`` of a few values, as Python integers: the same arithmetic, value by
+    value, for fixed widths of 1, 2, 4 or 8k bytes and strings; numpy for the other kinds."""
+    layout = _layout_of(array.type)
+    count = len(array)
+    if layout == "boolean":
+        words = _bits(array.buffers()[1], array.offset, count).tolist()
+        hashes = [_mix_int(((_SEED_INT ^ word) + _STEP_INT) & _BITS_INT) for word in words]
+    elif layout == "fixed":
+        width = array.type.byte_width
+        buffer = array.buffers()[1]
+        if buffer is None or not (width in _NARROW or width % 8 == 0):
+            return _column_hash(array).tolist()
+        places = max(1, width >> 3)
+        words = np.frombuffer(buffer, dtype=_NARROW.get(width, "<u8"), count=count * places,
+                              offset=array.offset * width).tolist()
+        hashes = []
+        for row in range(0, count * places, places):
+            value = _SEED_INT
+            for word in words[row:row + places]:
+                value = _mix_int(((value ^ word) + _STEP_INT) & _BITS_INT)
+            hashes.append(value)
+    elif layout == "binary":
+        hashes = _few_binary_hashes(array)
+    else:
+        return _column_hash(array).tolist()
+    nulls = _nulls(array)
+    if nulls is not None:
+        for row in np.flatnonzero(nulls).tolist():
+            hashes[row] = _NULL_INT
+    return hashes
+
+
+def _few_binary_hashes(array: pa.Array) -> list[int]:
+    """``_binary_hash`` of a few values (those of NULLs hashed too, and overwritten)."""
+    kind = _OFFSETS.get(array.type)
+    if kind is None:
+        array, kind = array.cast(pa.large_binary()), np.int64
+    count = len(array)
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=kind, count=count + 1,
+                            offset=array.offset * np.dtype(kind).itemsize).tolist()
+    data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
+    hashes = []
+    for begin, end in zip(offsets[:-1], offsets[1:], strict=True):
+        length = end - begin
+        value = data[begin:end].tobytes() + bytes(-length % 8)
+        total = 0
+        for place, (word,) in enumerate(_WORDS.iter_unpack(value)):
+            word = ((word ^ ((place * _STEP_INT) & _BITS_INT)) * _M1_INT) & _BITS_INT
+            total += word ^ (word >> 29)
+        total = ((total & _BITS_INT) ^ ((length * _M2_INT) & _BITS_INT)) + _SEED_INT
+        hashes.append(_mix_int(total & _BITS_INT))
+    return hashes
+
+
+_WORDS = struct.Struct("<Q")
 
 
 def _fixed_hash(array: pa.Array) -> np.ndarray:
