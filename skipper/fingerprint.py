@@ -597,8 +597,9 @@ def _table_sums(words_at: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
         return np.concatenate([
             _table_sums(words_at, offsets[begin:begin + rows], lengths[begin:begin + rows],
                         width) for begin in range(0, len(offsets), rows)])
-    # Only unused places reach past the data, and are masked to nothing.
-    words = np.take(words_at, offsets[:, None] + _BYTE_PLACES[:width], mode="clip")
+    at = offsets[:, None] + _BYTE_PLACES[:width]
+    np.minimum(at, len(words_at) - 1, out=at)  # only unused places reach past the data
+    words = words_at[at]
     words &= _MASKS[lengths[:, None] + _MASK_PLACES[:width]]
     words ^= _PLACE_STEPS[:width]
     words *= _M1
