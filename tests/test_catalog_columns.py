@@ -1,5 +1,5 @@
-"""Table.column looks names up as DuckDB folds them, through an index that never outlives the
-column list it was built from (a policy's copy of a table without its hidden columns)."""
+"""Table.column looks names up as DuckDB folds them, and a policy's copy of a table without a
+hidden column never finds it; tables that are equal stay equal after lookups."""
 
 from __future__ import annotations
 
@@ -19,3 +19,10 @@ def test_a_copy_without_a_column_does_not_find_it() -> None:
     hidden = table.model_copy(update={"columns": [c for c in table.columns if c.name != "email"]})
     assert hidden.column("email") is None
     assert table.column("email") is not None
+
+
+def test_lookups_leave_equal_tables_equal() -> None:
+    first = Catalog.load(ROOT / "catalog").table("accounts")
+    second = Catalog.load(ROOT / "catalog").table("accounts")
+    assert first.column("plan") is not None
+    assert first == second

@@ -222,7 +222,6 @@ class Table(Entry):
     row_count: int | None = Field(None, ge=0, description="Recorded at introspection time.")
     columns: list[Column] = Field(min_length=1)
     relationships: list[Relationship] = Field(default_factory=list)
-    _column_index: tuple[list[Column], int, dict[str, Column]] | None = PrivateAttr(default=None)
     freshness: Freshness | None = None
     sampling: Sampling | None = None
     lineage: Lineage | None = None
@@ -233,18 +232,8 @@ class Table(Entry):
 
     def column(self, name: str) -> Column | None:
         """The column named ``name`` as DuckDB compares names (ASCII letters fold)."""
-        return self._columns_by_name().get(fold(name))
-
-    def _columns_by_name(self) -> dict[str, Column]:
-        """An index of ``columns``, built on first use and rebuilt when the list is another
-        (``model_copy(update={"columns": ...})`` copies this cache with the model)."""
-        cached = self._column_index
-        if cached is None or cached[0] is not self.columns or cached[1] != len(self.columns):
-            index: dict[str, Column] = {}
-            for column in self.columns:
-                index.setdefault(fold(column.name), column)
-            cached = self._column_index = (self.columns, len(self.columns), index)
-        return cached[2]
+        folded = fold(name)
+        return next((c for c in self.columns if fold(c.name) == folded), None)
 
 
 class Metric(Entry):
