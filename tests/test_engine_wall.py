@@ -11,6 +11,7 @@ import pytest
 from sqlglot import exp
 
 from skipper import Skipper
+from skipper.annotate import bound_lineage
 from skipper.engine.duckdb import DuckDBEngine
 from skipper.engine.relations import Allowed, Relation
 from skipper.errors import EngineError, GuardError, UncheckableError, UnknownTableError
@@ -222,3 +223,25 @@ def test_lineage_and_audit_come_from_the_bound_plan(sk: Skipper) -> None:
     with pytest.raises(GuardError) as refused:
         sk.sql("SELECT s FROM secret, open_view")
     assert refused.value.code == "sql.unknown_table"
+
+
+def test_the_check_comes_before_the_query_runs(engine: DuckDBEngine) -> None:
+    """A refused query is refused at once, not after running: a scan that would take far
+    longer than its timeout ends in sql.unknown_table, never in a timeout."""
+    with pytest.raises(UnknownTableError):
+        engine.execute("SELECT count(*) FROM secret, range(100000000000)", allowed=OPEN,
+                       timeout_s=5)
+    assert engine.execute("SELECT 1", allowed=OPEN).row_count == 1
+
+
+def test_lineage_names_only_what_duckdb_bound(sk: Skipper) -> None:
+    """A table the guard recorded but DuckDB's plan did not read (a name DuckDB took for a
+    CTE, say) is not in the lineage: lineage comes from the bound relations."""
+    guarded = sk.guard.check("SELECT count(*) FROM open_data, range(2)")
+    assert guarded.tables == ["open_data"]
+    only_range = [Relation(kind="function", name="range")]
+    assert bound_lineage(sk.catalog, guarded, only_range).tables == []
+    assert bound_lineage(sk.catalog, guarded, only_range).relations == ["range()"]
+    read = [Relation(kind="table", catalog="wall", schema="main", name="open_data")]
+    assert bound_lineage(sk.catalog, guarded, read).tables == ["open_data"]
+    assert bound_lineage(sk.catalog, guarded, None).tables == ["open_data"]  # no second wall
