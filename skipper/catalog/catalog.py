@@ -202,7 +202,8 @@ class Catalog:
         view._segments = {fold(s.name): s for s in view.segments}
         known = visible | set(view._metrics) | set(view._dimensions) | set(view._segments)
         view.glossary = [g for g in self.glossary
-                         if all(fold(name) in known for name in g.refers_to)]
+                         if all(fold(name) in known for name in g.refers_to)
+                         and all(fold(name) in view._segments for name in g.excluding + g.within)]
         view._schema = None
         return view
 
@@ -251,6 +252,11 @@ class Catalog:
                         f"refers to {ref!r}, which the catalog does not declare",
                         f".refers_to[{i}]",
                     )
+            for field in ("excluding", "within"):
+                for i, name in enumerate(getattr(term, field)):
+                    if self.find_segment(name) is None:
+                        raise _fail(term, f"{field} names {name!r}, which is not a segment of "
+                                          "the catalog", f".{field}[{i}]")
 
     def _check_policies(self) -> None:
         # A column classified with a name no classification declares is masked to NULL.

@@ -295,6 +295,15 @@ class GlossaryTerm(Entry):
     refers_to: list[str] = Field(
         default_factory=list, description="Names of tables, metrics, dimensions or segments."
     )
+    excluding: list[str] = Field(
+        default_factory=list,
+        description="Segments the term leaves out: a question that says the term filters them "
+                    "away ('customers' = accounts excluding internal_accounts), and says so.",
+    )
+    within: list[str] = Field(
+        default_factory=list,
+        description="Segments the term is limited to ('active customers' = paying_accounts).",
+    )
 
 
 class VerifiedQuery(Entry):

@@ -71,6 +71,7 @@ class Resolver:
         self._filters(base, intent, tables)
         self._versus(base, intent, tables)
         self._segments(base, intent, tables)
+        self._implied_segments(base, intent)
         self._period(base, intent)
         self._ranking(base, intent)
         if not base.metrics and not base.breakdowns:
@@ -286,6 +287,16 @@ class Resolver:
             meaning = chosen[0] if isinstance(chosen, list) else chosen
             query.segments = [s for s in query.segments if s.segment != meaning.name]
             query.segments.append(SegmentRef(segment=meaning.name, exclude=mention.negate))
+
+    def _implied_segments(self, query: SemanticQuery, intent: Intent) -> None:
+        """A glossary term's rule applies wherever the term is used ("customers": accounts
+        excluding internal ones)."""
+        mentions = [*intent.metrics, *intent.filters, *intent.segments]
+        for mention in mentions:
+            for meaning in mention.meanings:
+                for name, exclude in meaning.implies:
+                    if all(s.segment != name for s in query.segments):
+                        query.segments.append(SegmentRef(segment=name, exclude=exclude))
 
     def _removals(self, query: SemanticQuery, intent: Intent, tables: list[str]) -> None:
         for grain in intent.removed_grains:

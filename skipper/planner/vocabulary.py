@@ -7,7 +7,7 @@ glossary, column values) outrank what is merely implied by table and column name
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -30,6 +30,10 @@ class Meaning:
     table: str
     value: str | int | bool | None = None
     declared: bool = True  # from the semantic layer, not just a table or column's synonyms
+    # Segments a glossary term brings along: ((segment, exclude), ...) — "customers" are
+    # accounts excluding internal ones.
+    implies: tuple[tuple[str, bool], ...] = ()
+    term: str | None = None  # the glossary term that defined this meaning
 
     def describe(self) -> str:
         if self.kind == "value":
@@ -90,8 +94,16 @@ class Vocabulary:
         for table in catalog.tables:
             self._add_table(table, covered)
         for term in catalog.glossary:
+            implies = (*((s, True) for s in term.excluding), *((s, False) for s in term.within))
             meanings = [m for ref in term.refers_to for m in self._meanings_of(ref)]
+            if implies:
+                meanings = [replace(m, implies=implies, term=term.term) for m in meanings]
             for text in [term.term, *term.synonyms]:
+                if implies:  # the term's rule is what the word means: no reading without it
+                    key = phrase_key(text)
+                    plain = {(m.kind, m.name) for m in meanings}
+                    self._phrases[key] = {m for m in self._phrases.get(key, set())
+                                          if (m.kind, m.name) not in plain}
                 for meaning in meanings:
                     self._add(text, meaning)
 

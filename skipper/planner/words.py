@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 _TOKEN = re.compile(
     r"\d{4}-\d{1,2}-\d{1,2}"  # ISO dates
     r"|\d{4}/\d{1,2}/\d{1,2}"
     r"|\d+(?:,\d{3})*(?:\.\d+)?%?"  # numbers
-    r"|[a-z0-9]+(?:'[a-z]+)?"  # words, with digits (p1, r2) and apostrophes
+    r"|[^\W_]+(?:'[^\W_]+)?"  # words in any script, with digits (p1, r2) and apostrophes
     r"|[,;]"  # separators that can end a list
 )
 _ARTICLES = frozenset({"the", "a", "an"})
@@ -47,10 +48,21 @@ def stem(word: str) -> str:
     return word
 
 
+def fold_accents(text: str) -> str:
+    """``São Paulo`` -> ``Sao Paulo``: accents off, so a word typed without them still matches.
+
+    Letters of other scripts stay as they are (and are then words the catalog must know).
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
 def tokens(text: str) -> list[Token]:
-    """Lower-case, split into words (underscores and hyphens split too), drop articles, stem."""
-    lowered = text.lower().replace("\u2019", "'").replace("_", " ")
-    lowered = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", lowered)
+    """Lower-case, fold accents, split into words (underscores and hyphens split too), drop
+    articles, stem. A word in another script is a word too: never dropped."""
+    lowered = fold_accents(text.lower()).replace("\u2019", "'").replace("_", " ")
+    lowered = re.sub(r"(?<=[^\W\d_])-(?=[^\W\d_])", " ", lowered)
     out = []
     for match in _TOKEN.finditer(lowered):
         word = match.group(0)
