@@ -233,7 +233,7 @@ def test_init_refuses_a_non_empty_out_unless_told(awkward_database: Path, tmp_pa
                   "--overwrite")
     assert run.returncode == 0, run.stderr
     assert "skipped" in run.stderr and "first name" in run.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["catalog.yaml", "tables"]
+    assert sorted(p.name for p in out.iterdir()) == ["catalog.yaml", "metrics.yaml", "tables"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["awkward-db.v2.duckdb", "out"]
 
 

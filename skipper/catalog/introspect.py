@@ -9,12 +9,15 @@ import shutil
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from sqlglot import exp
 
+from skipper.catalog.inference import ROW_BUDGET, Inference, MetricDraft, TableFacts, infer
 from skipper.engine import ColumnInfo, TableInfo
 from skipper.errors import CatalogError, EngineError
+from skipper.identifiers import fold
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _YAML_WORDS = {"null", "true", "false", "yes", "no", "on", "off", "y", "n", "~"}
@@ -89,23 +92,30 @@ def _count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
 
 @dataclass
 class InitReport:
-    """What `catalog init` wrote, and what it could not represent."""
+    """What `catalog init` wrote, what it inferred, and what it could not represent."""
 
     database: Path
     out: Path
     tables: list[str] = field(default_factory=list)
     columns: int = 0
     relationships: int = 0
+    metrics: int = 0
+    value_lists: int = 0
     files: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
 
-def init_catalog(database: Path, out: Path, *, overwrite: bool = False) -> InitReport:
-    """Write a catalog skeleton for any DuckDB database into ``out``, all at once or not at all.
+def init_catalog(database: Path, out: Path, *, overwrite: bool = False,
+                 row_budget: int | None = None, timeout_s: float = 30.0) -> InitReport:
+    """Write a catalog for any DuckDB database into ``out``, all at once or not at all.
 
-    Every table and column gets its type, declared keys become ``primary_key`` and
-    relationships, and descriptions are left empty with a TODO for a person to fill in. Names the
-    catalog cannot hold (spaces, quotes) are skipped and listed in ``InitReport.skipped``.
+    Every table and column gets its type and declared keys; on top of them `inference` guesses
+    keys and joins from names, value lists of low-cardinality text columns, time columns and a
+    first metric per table, checking each guess against the data where one query can, on
+    tables of at most ``row_budget`` rows (default ``inference.ROW_BUDGET``), within
+    ``timeout_s`` seconds. Guesses carry a YAML comment saying what they rest on; descriptions
+    are left empty with a TODO for a person. Names the catalog cannot hold (spaces, quotes) are
+    skipped and listed in ``InitReport.skipped``.
     """
     database, out = Path(database), Path(out)
     if out.exists() and not out.is_dir():
@@ -115,6 +125,7 @@ def init_catalog(database: Path, out: Path, *, overwrite: bool = False) -> InitR
                            code="catalog.out_not_empty")
     from skipper.engine.duckdb import DuckDBEngine
 
+    report = InitReport(database=database, out=out)
     # The engine's own sandbox (read-only, no file or network access), in this process.
     with DuckDBEngine(database, isolation="thread") as engine:
         try:
@@ -122,22 +133,30 @@ def init_catalog(database: Path, out: Path, *, overwrite: bool = False) -> InitR
         except duckdb.Error as error:
             raise EngineError(f"cannot read the schema of {database}: {error}",
                               code="engine.introspect_failed") from None
-    report = InitReport(database=database, out=out)
-    files = _render(database, tables, report)
+        kept = _kept(tables, report)
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            result = engine.execute(sql, timeout_s=timeout_s)
+            return list(zip(*(column.to_pylist() for column in result.table.columns),
+                            strict=True))
+
+        inferred = infer(kept, query,
+                         row_budget=ROW_BUDGET if row_budget is None else row_budget)
+    files = _render(database, kept, inferred, report)
     _write_atomically(out, files)
     report.files = [out / name for name in files]
     return report
 
 
-def _render(database: Path, tables: list[TableInfo], report: InitReport) -> dict[str, str]:
-    source = _name_like(database.stem)
+def _kept(tables: list[TableInfo], report: InitReport) -> dict[str, TableInfo]:
+    """The tables and columns a catalog can hold, by folded name; the rest go to ``skipped``."""
     kept: dict[str, TableInfo] = {}
     for table in tables:
         where = table.name if table.schema == "main" else f"{table.schema}.{table.name}"
         if not (_NAME.match(table.name) and _NAME.match(table.schema)):
             report.skipped.append(f"table {where}: the catalog only holds names like my_table_1")
             continue
-        if table.name.lower() in kept:
+        if fold(table.name) in kept:
             report.skipped.append(f"table {where}: a table of the same name is already included")
             continue
         usable = [c for c in table.columns if _NAME.match(c.name)]
@@ -146,48 +165,26 @@ def _render(database: Path, tables: list[TableInfo], report: InitReport) -> dict
         if not usable:
             report.skipped.append(f"table {where}: no column the catalog can hold")
             continue
-        kept[table.name.lower()] = replace(table, columns=usable)
-    relationships = _relationships(kept, report)
+        kept[fold(table.name)] = replace(table, columns=usable)
+    return kept
+
+
+def _render(database: Path, kept: dict[str, TableInfo], inferred: Inference,
+            report: InitReport) -> dict[str, str]:
+    source = _name_like(database.stem)
+    report.skipped += inferred.skipped
     files = {"catalog.yaml": _catalog_file(database, source)}
     for key, table in kept.items():
         stem = table.name if table.schema == "main" else f"{table.schema}.{table.name}"
-        files[f"tables/{stem}.yaml"] = _table_file(database, source, table,
-                                                   relationships.get(key, []))
+        files[f"tables/{stem}.yaml"] = _table_file(database, source, table, inferred.tables[key])
         report.tables.append(stem)
         report.columns += len(table.columns)
-    report.relationships = sum(len(r) for r in relationships.values())
+    if inferred.metrics:
+        files["metrics.yaml"] = _metrics_file(database, inferred.metrics)
+    report.relationships = inferred.relationships
+    report.metrics = len(inferred.metrics)
+    report.value_lists = inferred.value_lists
     return files
-
-
-def _relationships(
-    tables: dict[str, TableInfo], report: InitReport
-) -> dict[str, list[tuple[str, str, str]]]:
-    """Both directions of every declared foreign key: ``{table: [(other, on, cardinality)]}``."""
-    out: dict[str, list[tuple[str, str, str]]] = {}
-    for key, table in tables.items():
-        names = {c.name.lower() for c in table.columns}
-        for columns, referenced, referenced_columns in table.foreign_keys:
-            other = tables.get(referenced.lower())
-            other_names = {c.name.lower() for c in other.columns} if other else set()
-            if (
-                other is None or other is table
-                or not {c.lower() for c in columns} <= names
-                or not {c.lower() for c in referenced_columns} <= other_names
-            ):
-                report.skipped.append(f"foreign key {table.name}({', '.join(columns)}) -> "
-                                      f"{referenced}: cannot be written as a relationship")
-                continue
-            on = exp.and_(*(
-                exp.EQ(this=exp.column(mine, table=table.name),
-                       expression=exp.column(theirs, table=other.name))
-                for mine, theirs in zip(columns, referenced_columns, strict=True)
-            )).sql(dialect="duckdb")
-            one = [c.lower() for c in columns] == [c.lower() for c in table.primary_key]
-            out.setdefault(key, []).append((other.name, on, "one_to_one" if one else "many_to_one"))
-            out.setdefault(referenced.lower(), []).append(
-                (table.name, on, "one_to_one" if one else "one_to_many")
-            )
-    return out
 
 
 def _catalog_file(database: Path, source: str) -> str:
@@ -205,15 +202,14 @@ def _catalog_file(database: Path, source: str) -> str:
     ])
 
 
-def _table_file(
-    database: Path, source: str, table: TableInfo, relationships: list[tuple[str, str, str]],
-) -> str:
+def _table_file(database: Path, source: str, table: TableInfo, facts: TableFacts) -> str:
     kind = "view" if table.is_view else "table"
     lines = [
         f"# Generated by `skipper catalog init` from {kind} {table.schema}.{table.name} of "
         f"{database.name}.",
-        "# Describe what it means: fill in the TODOs; add synonyms, tags (e.g. pii), allowed",
-        "# values of low-cardinality columns, freshness (column + sla) and sampling.",
+        "# Describe what it means: fill in the TODOs; check the inferred keys, joins and value",
+        "# lists (each says what it rests on); add synonyms, freshness (column + sla), sampling.",
+        *(f"# Note: {note}." for note in facts.notes),
         "tables:",
         f"  - name: {_scalar(table.name)}",
     ]
@@ -224,26 +220,67 @@ def _table_file(
         f"    description: {_TODO}: what does one row mean, and when is it updated?",
         f"    grain: {_TODO}: one row per ...",
     ]
-    if table.primary_key:
-        lines.append(f"    primary_key: [{', '.join(_scalar(k) for k in table.primary_key)}]")
+    if facts.primary_key:
+        lines.append(f"    primary_key: [{', '.join(_scalar(k) for k in facts.primary_key)}]"
+                     + _comment(facts.key_note))
     if not table.is_view:
         lines.append(f"    row_count: {table.row_count}")
     lines.append("    columns:")
     for column in table.columns:
+        found = facts.columns.get(column.name)
         lines += [
             f"      - name: {_scalar(column.name)}",
             f"        type: {json.dumps(column.type)}",
             f"        description: {_TODO}",
         ]
-    if relationships:
+        if found and found.tags:
+            lines.append(f"        tags: [{', '.join(found.tags)}]"
+                         + ("" if found.values is not None else _comment(found.note)))
+        if found and found.values is not None:
+            lines.append(f"        values: [{', '.join(_value(v) for v in found.values)}]"
+                         + _comment(found.note))
+    if facts.relationships:
         lines.append("    relationships:")
-        for other, on, cardinality in relationships:
+        for link in facts.relationships:
+            if link.note:
+                lines.append(f"      # {link.note}")
             lines += [
-                f"      - table: {_scalar(other)}",
-                f"        on: {json.dumps(on)}",
-                f"        cardinality: {cardinality}",
+                f"      - table: {_scalar(link.table)}",
+                f"        on: {json.dumps(link.on)}",
+                f"        cardinality: {link.cardinality}",
             ]
     return "\n".join(lines) + "\n"
+
+
+def _metrics_file(database: Path, metrics: list[MetricDraft]) -> str:
+    lines = [
+        f"# Generated by `skipper catalog init` from {database.name}: a row count per table and",
+        "# sums of columns named like amounts. Rename them, add synonyms, drop what is useless.",
+        "metrics:",
+    ]
+    for metric in metrics:
+        lines += [
+            f"  - name: {_scalar(metric.name)}",
+            f"    label: {json.dumps(metric.label)}",
+            f"    description: {json.dumps(metric.description)}",
+            f"    table: {_scalar(metric.table)}",
+            f"    expr: {json.dumps(metric.expr)}",
+        ]
+        if metric.time_column:
+            lines.append(f"    time_column: {_scalar(metric.time_column)}")
+        lines.append(f"    format: {metric.format}")
+    return "\n".join(lines) + "\n"
+
+
+def _comment(note: str | None) -> str:
+    return f"  # {note}" if note else ""
+
+
+def _value(value: str) -> str:
+    """A value of a value list as YAML: bare when it reads back as the same string."""
+    if _NAME.match(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _scalar(value: str) -> str:

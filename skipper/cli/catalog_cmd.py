@@ -99,20 +99,28 @@ def init(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a non-empty --out.")
     ] = False,
+    row_budget: Annotated[
+        int | None, typer.Option("--row-budget", min=0, help="Check inferred keys, joins and "
+                                 "value lists against tables of at most this many rows (default "
+                                 "5 million); larger ones are left unchecked, with a comment.")
+    ] = None,
 ) -> None:
-    """Write a catalog skeleton for a DuckDB database: every table and column, keys, row counts."""
+    """Write a catalog for a DuckDB database: every table and column with its keys and row count,
+    plus inferred joins, value lists, time columns and a row-count metric per table."""
     from skipper.catalog.introspect import init_catalog
 
     try:
-        report = init_catalog(database, out, overwrite=overwrite)
+        report = init_catalog(database, out, overwrite=overwrite, row_budget=row_budget)
     except SkipperError as error:
         fail(error)
-    console.print(styled("Wrote {} files to [bold]{}[/]: {} tables, {} columns, {} relationships.",
-                         len(report.files), report.out, len(report.tables), report.columns,
-                         report.relationships))
+    console.print(styled("Wrote {} files to [bold]{}[/]: {} tables, {} columns, {} relationships, "
+                         "{} value lists, {} metrics.", len(report.files), report.out,
+                         len(report.tables), report.columns, report.relationships,
+                         report.value_lists, report.metrics))
     for problem in report.skipped:
         err_console.print(styled("[yellow]skipped[/] {}", problem))
-    console.print(styled("Next: describe the tables (search for TODO), then run "
+    console.print(styled("Next: describe the tables (search for TODO), check what was inferred "
+                         "(the comments say what each guess rests on), then run "
                          "[cyan]skipper catalog check {}[/]", report.out))
 
 
