@@ -7,13 +7,26 @@ rests on; `introspect` writes the notes as YAML comments beside the guesses.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
 
+from skipper.catalog.naming import (
+    INTEGER_TYPES,
+    comparable_types,
+    is_free_text_name,
+    is_key_name,
+    is_measure_name,
+    is_number_type,
+    is_text_type,
+    is_time_type,
+    key_names,
+    label_of,
+    main_time_column,
+    referenced_tables,
+)
 from skipper.engine import ColumnInfo, TableInfo
 from skipper.errors import SkipperError
 from skipper.identifiers import fold
@@ -30,31 +43,6 @@ MAX_VALUE_LENGTH = 64
 MAX_DISTINCT_SHARE = 0.5
 
 Query = Callable[[str], list[tuple[Any, ...]]]
-
-_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-            "UINTEGER", "UBIGINT", "UHUGEINT"}
-_NUMBER = _INTEGER | {"FLOAT", "DOUBLE", "REAL"}
-_TEXT = {"VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR"}
-_MEASURE_WORDS = {"amount", "price", "total", "revenue", "cost", "quantity", "qty"}
-_FREE_TEXT_WORDS = {"description", "comment", "comments", "note", "notes", "text", "message",
-                    "body", "summary", "remark", "remarks", "details", "title", "subject",
-                    "content", "address", "url", "path"}
-#: Time columns that never date a row's event (a birthday, a deadline, a last edit).
-_NOT_EVENT_TIME = {"birth", "birthday", "dob", "born", "due", "deadline", "expires", "expiry",
-                   "expiration", "deleted", "updated", "modified", "closed", "end", "ended",
-                   "resolved", "finished", "completed", "dropoff", "arrival", "last"}
-#: Words that make a time column the table's main one, strongest first; a tier with two
-#: matches is no obvious choice.
-_EVENT_TIME_TIERS = (
-    {"created", "creation", "create"},
-    {"order", "ordered", "placed", "request", "requested", "submitted", "opened", "signup",
-     "signed", "registered", "issued", "occurred", "event", "booked", "transaction", "purchase",
-     "purchased", "sale", "sold", "posted", "published", "invoice", "invoiced", "start",
-     "started", "begin", "sent"},
-    {"pickup", "departure", "received", "loaded"},
-)
-_GENERIC_TIME_NAMES = {"date", "day", "ts", "timestamp", "datetime", "time", "event_time",
-                       "event_date", "occurred_at", "happened_at"}
 
 _UNIQUE_SQL = """
 SELECT schema_name, table_name, constraint_column_names FROM duckdb_constraints()
@@ -185,10 +173,7 @@ def _primary_key(table: TableInfo, facts: TableFacts, unique: list[list[str]], q
 
 def _key_from_data(table: TableInfo, facts: TableFacts, query: Query, row_budget: int) -> None:
     names = {fold(c.name): c.name for c in table.columns}
-    singular = singular_of(table.name)
-    wanted = ["id", f"{singular}_id", f"{fold(table.name)}_id", f"{singular}_key",
-              f"{fold(table.name)}_key", "key"]
-    candidates = list(dict.fromkeys(names[w] for w in wanted if w in names))
+    candidates = list(dict.fromkeys(names[w] for w in key_names(table.name) if w in names))
     if not candidates or table.is_view or table.row_count == 0:
         return
     if table.row_count > row_budget:
@@ -258,10 +243,8 @@ def _named_links(tables: dict[str, TableInfo], facts: dict[str, TableFacts], que
             continue
         declared = {fold(c) for columns, _, _ in table.foreign_keys for c in columns}
         for column in table.columns:
-            match = re.fullmatch(r"([a-z][a-z0-9_]*?)_(id|key)", fold(column.name))
-            if match is None or fold(column.name) in declared:
-                continue
-            target = _referenced(tables, facts, table, match.group(1), match.group(2), column)
+            target = None if fold(column.name) in declared else _referenced(
+                tables, facts, table, column)
             if target is None:
                 continue
             other, other_column = target
@@ -273,20 +256,23 @@ def _named_links(tables: dict[str, TableInfo], facts: dict[str, TableFacts], que
 
 
 def _referenced(tables: dict[str, TableInfo], facts: dict[str, TableFacts], table: TableInfo,
-                stem: str, suffix: str, column: ColumnInfo) -> tuple[TableInfo, ColumnInfo] | None:
-    """The table ``stem`` names (singular or plural) and its key column of the same name or
-    ``id``, when the two columns' types can be compared."""
-    other = next((tables[n] for n in plurals_of(stem) if n in tables), None)
+                column: ColumnInfo) -> tuple[TableInfo, ColumnInfo] | None:
+    """The table ``column`` names (``customer_id``: customers) and its key column of the same
+    name or ``id``, when the two columns' types can be compared."""
+    named = referenced_tables(column.name)
+    if named is None:
+        return None
+    other = next((tables[n] for n in named[0] if n in tables), None)
     if other is None or other is table or other.is_view:
         return None
     key = [fold(c) for c in facts[fold(other.name)].primary_key]
     names = {fold(c.name): c for c in other.columns}
-    wanted = [fold(column.name), "id"] + (["key"] if suffix == "key" else [])
+    wanted = named[1]
     if key:
         found = names[key[0]] if len(key) == 1 and key[0] in wanted else None
     else:
         found = next((names[w] for w in wanted if w in names), None)
-    if found is None or not _comparable(column.type, found.type):
+    if found is None or not comparable_types(column.type, found.type):
         return None
     return other, found
 
@@ -327,29 +313,16 @@ def _subset_note(table: TableInfo, column: ColumnInfo, other: TableInfo, other_c
             f"{other.name}.{other_column.name} values")
 
 
-def _comparable(a: str, b: str) -> bool:
-    a, b = a.upper(), b.upper()
-    return a == b or (a in _INTEGER and b in _INTEGER) or (_is_text(a) and _is_text(b))
-
-
 # ---- columns --------------------------------------------------------------------------------
 def _time_columns(table: TableInfo, facts: TableFacts) -> None:
     """Tag date and timestamp columns ``time`` and pick the table's main one, if obvious."""
     times = [c.name for c in table.columns if is_time_type(c.type)]
     for name in times:
         facts.tag(name, "time")
-    events = [n for n in times if not set(words_of(n)) & _NOT_EVENT_TIME]
-    choice = events[0] if len(events) == 1 else None
-    if choice is None and len(events) > 1:
-        generic = [n for n in events if fold(n) in _GENERIC_TIME_NAMES]
-        tiers = [generic, *([n for n in events if set(words_of(n)) & tier]
-                            for tier in _EVENT_TIME_TIERS)]
-        found = next((tier for tier in tiers if tier), [])
-        choice = found[0] if len(found) == 1 else None
-        if choice is None:
-            facts.notes.append(f"time columns {', '.join(events)}: none is obviously the one "
-                               "that dates a row, so metrics here have no time_column yet")
-    facts.time_column = choice
+    facts.time_column, unclear = main_time_column(times)
+    if unclear:
+        facts.notes.append(f"time columns {', '.join(unclear)}: none is obviously the one that "
+                           "dates a row, so metrics here have no time_column yet")
 
 
 def _value_lists(table: TableInfo, facts: TableFacts, query: Query, row_budget: int) -> None:
@@ -357,10 +330,9 @@ def _value_lists(table: TableInfo, facts: TableFacts, query: Query, row_budget: 
     keys = {fold(k) for k in facts.primary_key}
     candidates = [
         c for c in table.columns
-        if _is_text(c.type.upper()) and fold(c.name) not in keys
+        if is_text_type(c.type) and fold(c.name) not in keys
         and not {"id", "time"} & set(facts.column(c.name).tags)
-        and not re.search(r"(^|_)(id|key|uuid|guid)$", fold(c.name))
-        and not set(words_of(c.name)) & _FREE_TEXT_WORDS
+        and not is_key_name(c.name) and not is_free_text_name(c.name)
     ]
     if not candidates or table.is_view or table.row_count == 0:
         return
@@ -379,7 +351,7 @@ def _value_lists(table: TableInfo, facts: TableFacts, query: Query, row_budget: 
     short = []
     for i, column in enumerate(candidates):
         distinct, present, longest = row[3 * i: 3 * i + 3]
-        if (present and distinct <= MAX_VALUES and distinct <= max(2, MAX_DISTINCT_SHARE * present)
+        if (present and distinct <= MAX_VALUES and distinct <= MAX_DISTINCT_SHARE * present
                 and (longest or 0) <= MAX_VALUE_LENGTH):
             short.append(column)
     if not short:
@@ -439,60 +411,16 @@ def _metrics(tables: dict[str, TableInfo], facts: dict[str, TableFacts]) -> list
                 name, label_of(column.name) + ("" if alone else f" ({table.name})"),
                 f"Sum of {table.name}.{column.name}.{dated}", table.name,
                 f"sum({exp.column(column.name).sql(dialect='duckdb')})", time,
-                "integer" if column.type.upper() in _INTEGER else "number"))
+                "integer" if column.type.upper() in INTEGER_TYPES else "number"))
     return out
 
 
 def _is_measure(column: ColumnInfo, facts: TableFacts) -> bool:
-    type_name = column.type.upper()
-    numeric = type_name in _NUMBER or type_name.startswith("DECIMAL")
     tags = set(facts.columns[column.name].tags) if column.name in facts.columns else set()
-    return numeric and "id" not in tags and bool(set(words_of(column.name)) & _MEASURE_WORDS)
+    return is_number_type(column.type) and "id" not in tags and is_measure_name(column.name)
 
 
-# ---- words and types ------------------------------------------------------------------------
-def words_of(name: str) -> list[str]:
-    """``tpep_pickup_datetime`` -> tpep, pickup, datetime; ``PULocationID`` -> pu, location, id."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2",
-                                                            name))
-    return [w for w in fold(spaced).split("_") if w]
-
-
-def label_of(name: str) -> str:
-    words = " ".join(words_of(name))
-    return words[:1].upper() + words[1:]
-
-
-def singular_of(name: str) -> str:
-    word = fold(name)
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("ses", "xes", "zes", "ches", "shes")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-def plurals_of(stem: str) -> Sequence[str]:
-    """Table names that ``stem`` (from ``stem_id``) may refer to, most likely first."""
-    out = [f"{stem}s", stem, f"{stem}es"]
-    if stem.endswith("y"):
-        out.insert(0, f"{stem[:-1]}ies")
-    if stem == "person":
-        out.insert(0, "people")
-    return out
-
-
-def is_time_type(type_name: str) -> bool:
-    upper = type_name.upper()
-    return upper == "DATE" or upper.startswith(("TIMESTAMP", "DATETIME"))
-
-
-def _is_text(type_name: str) -> bool:
-    return type_name in _TEXT or type_name.startswith(("VARCHAR(", "CHAR(", "ENUM("))
-
-
+# ---- queries ------------------------------------------------------------------------------
 def _table_ref(table: TableInfo) -> exp.Table:
     return exp.table_(table.name, db=table.schema, quoted=True)
 
