@@ -63,7 +63,7 @@ class Answer:
     audit_id: str
     timings: dict[str, float]
     user: str | None = None
-    status: Literal["ok", "cannot_answer"] = "ok"
+    status: Literal["ok", "cannot_answer", "needs_clarification"] = "ok"
     question: str | None = None
     planner: str | None = None
     semantic_query: Any = None
@@ -72,6 +72,8 @@ class Answer:
     suggestions: list[str] = field(default_factory=list)
     unknown_words: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # column -> catalog label
+    interpretation: str | None = None  # the question as understood (None for SQL as given)
+    choices: list[str] = field(default_factory=list)  # needs_clarification: runnable readings
 
     @property
     def columns(self) -> list[str]:
@@ -103,8 +105,10 @@ class Answer:
             "status": self.status,
             "question": self.question,
             "planner": self.planner,
+            "interpretation": self.interpretation,
             "summary": self.summary,
             "message": self.message,
+            "choices": self.choices,
             "suggestions": self.suggestions,
             "unknown_words": self.unknown_words,
             "semantic_query": _dump(self.semantic_query),

@@ -555,6 +555,7 @@ class Skipper:
         answer.summary = self.planner.summarize(plan, answer.columns, answer.rows,
                                                 answer.row_count)
         answer.message = plan.message or None
+        answer.interpretation = plan.interpretation
         answer.timings = {"plan_ms": round((planned - started) * 1000, 3), **answer.timings}
         return answer
 
@@ -568,22 +569,26 @@ class Skipper:
         self, plan: Plan, user: str | None, started: float, extra: dict[str, Any] | None = None
     ) -> Answer:
         message = plan.message or "The question cannot be answered from the catalog."
+        clarify = plan.status == "needs_clarification"
         record = self.audit.append(
             user=user, question=plan.question, planner=plan.planner, sql="",
             catalog_version=self.catalog.version, tables=[], columns={},
             row_count=0, duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            outcome="refused", error={"code": "planner.cannot_answer", "message": message},
+            outcome="refused",
+            error={"code": "planner.needs_clarification" if clarify else "planner.cannot_answer",
+                   "message": message},
             extra={"unknown_words": plan.unknown_words, "suggestions": plan.suggestions,
-                   **(extra or {})},
+                   **({"choices": plan.choices} if clarify else {}), **(extra or {})},
         )
         return Answer(
             sql="", table=pa.table({}), row_count=0, truncated=False,
             lineage=Lineage(tables=[], columns={}), caveats=[], freshness={}, sampling=[],
             audit_id=record.id,
             timings={"total_ms": round((time.perf_counter() - started) * 1000, 3)},
-            user=user, status="cannot_answer", question=plan.question, planner=plan.planner,
+            user=user, status="needs_clarification" if clarify else "cannot_answer",
+            question=plan.question, planner=plan.planner,
             message=message, suggestions=list(plan.suggestions),
-            unknown_words=list(plan.unknown_words),
+            unknown_words=list(plan.unknown_words), choices=list(plan.choices),
         )
 
     def replay(self, audit_id: str) -> ReplayResult:

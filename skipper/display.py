@@ -86,16 +86,23 @@ def answer_html(answer: Answer, *, max_rows: int = MAX_HTML_ROWS, style: bool = 
         parts.append(_STYLE)
     if answer.question:
         parts.append(f'<p class="sk-question">Q: {e(answer.question)}</p>')
-    if answer.status == "cannot_answer":
+    if answer.status == "needs_clarification":
+        parts.append(f'<div class="sk-clarify"><b>Which did you mean?</b> '
+                     f'{e(answer.message or "")}<ol>')
+        parts.extend(f"<li><code>{e(choice)}</code></li>" for choice in answer.choices)
+        parts.append("</ol></div>")
+    elif answer.status == "cannot_answer":
         parts.append(f'<div class="sk-cannot"><b>Cannot answer.</b> {e(answer.message or "")}')
         if answer.suggestions:
             parts.append("<br>Try: " + ", ".join(f"<code>{e(s)}</code>"
                                                  for s in answer.suggestions))
         parts.append("</div>")
     else:
+        if answer.interpretation:
+            parts.append(f'<p class="sk-reading"><b>Read as:</b> {e(answer.interpretation)}</p>')
         if answer.summary:
             parts.append(f'<p class="sk-summary">{e(answer.summary)}</p>')
-        if answer.message:
+        if answer.message and not answer.interpretation:
             parts.append(f'<p class="sk-message">{e(answer.message)}</p>')
         parts.append(_table_html(answer, max_rows))
         shown = min(len(answer.rows), max_rows)
@@ -160,6 +167,10 @@ def answer_renderable(answer: Answer, *, show_sql: bool = True) -> RenderableTyp
     from rich.table import Table
 
     parts: list[RenderableType] = []
+    if answer.interpretation:
+        reading = Text("Read as: ", style="bold")
+        reading.append(visible(answer.interpretation))
+        parts.append(reading)
     if answer.summary:
         parts.append(_text(answer.summary, "bold"))
     table = Table(show_header=True, header_style="bold cyan", show_edge=True)
@@ -190,7 +201,10 @@ def answer_rich(answer: Answer) -> RenderableType:
     parts: list[RenderableType] = []
     if answer.question:
         parts.append(_text(f"Q: {answer.question}", "dim"))
-    if answer.status == "cannot_answer":
+    if answer.status == "needs_clarification":
+        parts.append(clarification_rich(answer))
+        parts.append(_text(f"audit id: {answer.audit_id}", "dim"))
+    elif answer.status == "cannot_answer":
         text = Text("Cannot answer: ", style="bold yellow")
         text.append(visible(answer.message or ""))
         if answer.suggestions:
@@ -200,6 +214,16 @@ def answer_rich(answer: Answer) -> RenderableType:
     else:
         parts.append(answer_renderable(answer))
     return Group(*parts)
+
+
+def clarification_rich(answer: Answer) -> Text:
+    """"Which did you mean?" and the numbered readings, each a question that runs as is."""
+    text = Text("Which did you mean? ", style="bold yellow")
+    text.append(visible(answer.message or ""))
+    for i, choice in enumerate(answer.choices, 1):
+        text.append(f"\n  {i}. ", style="bold")
+        text.append(visible(choice))
+    return text
 
 
 def thread_rich(answers: Iterable[Answer]) -> RenderableType:

@@ -186,3 +186,17 @@ def block_text(call: Call) -> str:
         for element in block.get("elements", []):
             texts.append(element.get("text", ""))
     return "\n".join(texts)
+
+
+def action_body(value: str, user: str, channel: str, message_ts: str, thread_ts: str,
+                action_id: str) -> str:
+    """A block_actions payload, as Slack posts a button click (form-encoded JSON)."""
+    payload = {
+        "type": "block_actions", "team": {"id": "T1"}, "api_app_id": "A1",
+        "user": {"id": user}, "channel": {"id": channel}, "trigger_id": "trigger",
+        "message": {"ts": message_ts, "thread_ts": thread_ts, "type": "message"},
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "b1",
+                     "value": value, "action_ts": "9.9"}],
+        "response_url": "http://127.0.0.1:9/unused",
+    }
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})

@@ -289,9 +289,6 @@ def test_skipper_answers_simple_questions_with_the_generated_catalog(
               "ON i.product_id = p.id GROUP BY 1"))
 
 
-@pytest.mark.xfail(reason="planner: the stem of 'orders by' reads as the sort keyword 'order "
-                          "by', so the question lists statuses instead of counting orders",
-                   strict=False)
 def test_orders_by_status(shop: Path, shop_skipper: Skipper) -> None:
     answer = shop_skipper.ask("orders by status", planner="catalog")
     assert sorted(answer.rows) == sorted(duck(

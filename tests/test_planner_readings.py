@@ -36,7 +36,7 @@ CREATE TABLE tickets AS
 SELECT i AS ticket_id, 1 + (i * 7) % 60 AS account_id,
        TIMESTAMP '2025-09-15 08:00:00' - INTERVAL (i * 5) HOUR AS opened_at,
        ['open', 'pending', 'solved'][1 + (i * 5) % 3] AS status,
-       ['low', 'normal', 'urgent'][1 + (i * 11) % 3] AS priority
+       ['low', 'normal', 'urgent'][1 + (i // 4) % 3] AS priority
 FROM range(1, 401) t(i);
 CREATE TABLE shipments AS
 SELECT i AS shipment_id, 1 + (i * 13) % 60 AS account_id,
@@ -132,3 +132,85 @@ def test_glossary_rule_must_name_a_segment(tmp_path: Path) -> None:
     line = next(i for i, row in enumerate(text.splitlines(), 1) if "interns" in row)
     assert f"desk.yaml:{line}" in caught.value.message
     assert "excluding" in caught.value.message and "interns" in caught.value.message
+
+
+# ---- verbs are verbs: a metric's event is not a column value ----------------------------------
+@pytest.mark.parametrize(("question", "gold_sql"), [
+    ("how many tickets did we open last week",
+     "SELECT count(*) FROM tickets WHERE opened_at >= DATE '2025-09-08' "
+     "AND opened_at < DATE '2025-09-15'"),
+    ("tickets opened last week",
+     "SELECT count(*) FROM tickets WHERE opened_at >= DATE '2025-09-08' "
+     "AND opened_at < DATE '2025-09-15'"),
+    ("how many shipments did we ship by air",
+     "SELECT count(*) FROM shipments WHERE ship_mode = 'AIR'"),
+    ("how many did we ship last week",
+     "SELECT count(*) FROM shipments WHERE shipped_at >= DATE '2025-09-08' "
+     "AND shipped_at < DATE '2025-09-15'"),
+    ("open tickets", "SELECT count(*) FROM tickets WHERE status = 'open'"),
+    ("tickets that are still open", "SELECT count(*) FROM tickets WHERE status = 'open'"),
+    ("open urgent tickets by plan",
+     "SELECT a.plan, count(*) FROM tickets t JOIN accounts a USING (account_id) "
+     "WHERE t.status = 'open' AND t.priority = 'urgent' GROUP BY a.plan"),
+    ("open or pending tickets", "SELECT count(*) FROM tickets WHERE status IN ('open', 'pending')"),
+])
+def test_verbs_are_read_as_verbs(planner: CatalogPlanner, desk: Any,
+                                 gold_database: GoldDatabase, question: str, gold_sql: str) -> None:
+    _answer(planner, desk, gold_database, question, gold_sql)
+
+
+def test_a_verb_of_another_metric_is_not_dropped(planner: CatalogPlanner) -> None:
+    plan = planner.plan("tickets shipped last week")
+    assert plan.status == "cannot_answer" and plan.sql is None
+    assert "shipped" in plan.message
+
+
+def test_two_readings_ask_which_with_runnable_choices(planner: CatalogPlanner, desk: Any) -> None:
+    plan = planner.plan("Tickets open last week")
+    assert plan.status == "needs_clarification", plan.message
+    assert plan.sql is None
+    assert plan.choices == ["Tickets opened last week",
+                            "Tickets with ticket status open last week"]
+    results = set()
+    for choice in plan.choices:
+        chosen = planner.plan(choice)
+        assert chosen.status == "ok", chosen.message
+        assert chosen.sql is not None
+        results.add(desk.execute(chosen.sql).fetchone())
+    assert len(results) == 2  # the readings differ materially
+
+
+# ---- follow-ups refine ----------------------------------------------------------------------
+@pytest.mark.parametrize("follow_up", ["only enterprise accounts", "for enterprise accounts",
+                                       "just enterprise accounts please"])
+def test_follow_up_filters_the_entity_and_keeps_the_metric(
+    planner: CatalogPlanner, desk: Any, gold_database: GoldDatabase, follow_up: str
+) -> None:
+    first = _answer(planner, desk, gold_database, "shipping cost by ship mode",
+                    "SELECT ship_mode, sum(cost) FROM shipments GROUP BY ship_mode")
+    _answer(planner, desk, gold_database, follow_up,
+            "SELECT s.ship_mode, sum(s.cost) FROM shipments s JOIN accounts a "
+            "USING (account_id) WHERE a.plan = 'enterprise' GROUP BY s.ship_mode",
+            previous=first.semantic_query)
+
+
+# ---- the reading is said, with exact dates ----------------------------------------------------
+def test_interpretation_says_the_reading(planner: CatalogPlanner) -> None:
+    plan = planner.plan("top 3 plans by shipping cost last month, excluding internal accounts")
+    assert plan.status == "ok", plan.message
+    assert plan.interpretation == (
+        "Shipping cost (sum of shipments.cost), shipped 2025-08-01 to 2025-08-31 (last month), "
+        "excluding internal accounts, by plan, highest shipping cost first, first 3 rows.")
+
+
+def test_a_plural_noun_before_by_is_not_order_by(tmp_path: Path) -> None:
+    """"orders by status" counts orders per status (a table named orders is common)."""
+    text = (DESK / "desk.yaml").read_text().replace("name: shipments, label: Shipments",
+                                                     "name: orders, label: Orders")
+    (tmp_path / "desk.yaml").write_text(text)
+    planner = CatalogPlanner(Catalog.load(tmp_path), FixedClock(TODAY))
+    plan = planner.plan("orders by ship mode")
+    assert plan.status == "ok", plan.message
+    assert plan.semantic_query is not None
+    assert plan.semantic_query.metrics == ["orders"]
+    assert [b.dimension for b in plan.semantic_query.breakdowns] == ["ship_mode"]

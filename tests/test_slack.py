@@ -19,6 +19,7 @@ from tests.slack_recorder import (  # noqa: E402
     BOT_USER,
     SIGNING_SECRET,
     SlackRecorder,
+    action_body,
     block_text,
     command_body,
     event_body,
@@ -264,6 +265,36 @@ def test_cannot_answer_replies_with_suggestions(bot: Bot) -> None:
     [reply] = bot.recorder.posts(1)
     assert "couldn't answer that from the catalog" in reply.params["text"]
     assert "Try asking with" in block_text(reply)
+
+
+def test_answers_say_how_the_question_was_read(bot: Bot) -> None:
+    bot.event(mention("tickets by priority last week", ts="8.500100"))
+    [reply] = bot.recorder.posts(1)
+    text = block_text(reply)
+    assert "*Read as:* Tickets (count of support tickets rows), opened" in text
+    assert text.index("Read as") < text.index("```priority")  # above the rows
+
+
+def test_two_readings_offer_buttons_and_a_click_asks_that_reading(bot: Bot) -> None:
+    bot.event(mention("tickets open last week", ts="8.700100"))
+    [reply] = bot.recorder.posts(1)
+    assert "Which did you mean?" in reply.params["text"]
+    blocks = reply.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    [actions] = [b for b in blocks if b.get("type") == "actions"]
+    values = [button["value"] for button in actions["elements"]]
+    assert values == ["tickets opened last week", "tickets with ticket status open last week"]
+    body = action_body(values[1], "U_ANA", "C1", "8.800100", "8.700100",
+                       actions["elements"][1]["action_id"])
+    status, _ = post(bot.server.url, body, signed_headers(body),
+                     content_type="application/x-www-form-urlencoded")
+    assert status == 200
+    [_, answer] = bot.recorder.posts(2)
+    assert answer.params["thread_ts"] == "8.700100"
+    text = block_text(answer)
+    assert "with ticket status open" in text and "SELECT" in text
+    audit_id = text.split("audit id `", 1)[1].split("`", 1)[0]
+    assert bot.skipper.audit.get(audit_id).question == values[1]
 
 
 def test_rate_limit_per_user(skipper_on_demo: Any) -> None:

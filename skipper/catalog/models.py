@@ -246,6 +246,14 @@ class Metric(Entry):
     filters: list[str] = Field(default_factory=list, description="SQL predicates always applied.")
     time_column: Name | None = None
     format: Literal["number", "integer", "usd", "percent", "bytes"] = "number"
+    verbs: list[str] | None = Field(
+        default=None,
+        description="What happens when a row of the metric is counted, as base verbs ('open', "
+                    "'sign up'): 'tickets opened last week' dates the metric by its "
+                    "time_column, and a verb that is also a column value ('open') is read as a "
+                    "value only where grammar puts one. Default: the verb of the time column's "
+                    "name (opened_at -> open); [] for none.",
+    )
 
     _check_expr = field_validator("expr")(_check_expression)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated
 
 import typer
@@ -50,11 +51,13 @@ def ask(
         print_json(answer.to_dict())
     elif answer.status == "cannot_answer":
         _cannot_answer(answer)
+    elif answer.status == "needs_clarification":
+        _clarify(answer)
     else:
         from skipper.cli.render import print_answer
 
         print_answer(console, answer)
-    if answer.status == "cannot_answer":
+    if answer.status != "ok":
         raise typer.Exit(EXIT_CANNOT_ANSWER)
 
 
@@ -63,6 +66,14 @@ def _cannot_answer(answer: Answer) -> None:
     console.print(styled("[bold yellow]Cannot answer[/]: {}", message), soft_wrap=True)
     if answer.suggestions:
         console.print("Try: " + ", ".join(answer.suggestions), highlight=False, soft_wrap=True)
+
+
+def _clarify(answer: Answer) -> None:
+    from skipper.display import clarification_rich
+
+    console.print(clarification_rich(answer), soft_wrap=True)
+    console.print("Ask again with one of them, e.g. skipper ask " + shlex.quote(answer.choices[0])
+                  if answer.choices else "", highlight=False, soft_wrap=True, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -108,6 +108,8 @@ come came coming
 per cent
 is has have
 currently presently
+still yet so far anyway anyhow basically essentially simply literally honestly quick quickly
+pls plz thx ty btw cheers hmm um uh folks guys team quick quickly briefly exactly precisely
 sorted ordered
 number's
 """

@@ -7,6 +7,7 @@ terms; it never runs SQL for a question it did not fully understand.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from skipper.clock import Clock
 from skipper.errors import PlannerError, SkipperError
 from skipper.planner.compiler import Compiler
 from skipper.planner.grammar import DATA_OBJECTS, FOLLOW_UP_CUES
+from skipper.planner.interpretation import interpret
 from skipper.planner.query import SemanticQuery
 from skipper.planner.reader import Intent, Reader
 from skipper.planner.resolution import Resolver
@@ -24,7 +26,7 @@ from skipper.planner.scanner import scan
 from skipper.planner.summary import describe, summarize
 from skipper.planner.terms import Terms
 from skipper.planner.vocabulary import Meaning, Vocabulary
-from skipper.planner.words import tokens
+from skipper.planner.words import fold_accents, tokens
 
 
 class Plan(BaseModel):
@@ -32,7 +34,7 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["ok", "cannot_answer"]
+    status: Literal["ok", "cannot_answer", "needs_clarification"]
     question: str
     planner: str = "catalog"
     semantic_query: SemanticQuery | None = None
@@ -44,6 +46,13 @@ class Plan(BaseModel):
     verified_query: bool = Field(
         default=False, description="Answered by a verified query of the catalog."
     )
+    interpretation: str | None = Field(
+        default=None, description="The question as understood: what, exact dates, filters, "
+                                  "breakdowns, ordering.")
+    choices: list[str] = Field(
+        default_factory=list,
+        description="For needs_clarification: rephrasings, one per reading, each answerable "
+                    "as is.")
 
 
 class CatalogPlanner:
@@ -63,41 +72,64 @@ class CatalogPlanner:
 
     # ---- planning -----------------------------------------------------------------------
     def plan(self, question: str, previous: SemanticQuery | None = None) -> Plan:
-        """Understand ``question`` (refining ``previous``, the last turn's query, if given)."""
+        """Understand ``question`` (refining ``previous``, the last turn's query, if given).
+
+        A question with two readings the catalog cannot settle comes back
+        ``needs_clarification`` with each reading rephrased as a question that plans as is."""
+        return self._plan(question, previous, clarify=True)
+
+    def _plan(self, question: str, previous: SemanticQuery | None, *, clarify: bool) -> Plan:
         words = tokens(question)
         if not words:
             return self._cannot(question, "Ask a question about the data, e.g. "
                                 f"'{self._example()}'.")
         verified = self._verified.get(_normalise(question))
         if verified is not None and previous is None:
+            said = (f"The catalog's verified query for '{verified.question}'"
+                    + (f", verified by {verified.verified_by}" if verified.verified_by else "")
+                    + ".")
             return Plan(status="ok", question=question, sql=verified.sql, verified_query=True,
                         message=f"Answered with the catalog's verified query for "
-                                f"'{verified.question}'.")
+                                f"'{verified.question}'.",
+                        interpretation=said)
         scanned = scan(question, self.vocabulary, self.clock.today(), words)
         corrections = [f"{typo} -> {fixed}" for typo, fixed in scanned.corrections]
-        intent = Reader(scanned.items, self._is_time, self._is_entity).read()
+        intent = Reader(scanned.items, self._is_time, self._is_entity,
+                        [w.text for w in scanned.words]).read()
         refusal = self._refusal(intent, [w.text for w in scanned.words], previous)
         if refusal is not None:
             return refusal.model_copy(update={"question": question, "corrections": corrections})
         if intent.unknown:
             return self._not_understood(question, intent.unknown, corrections)
         if intent.problems:
-            return self._cannot(question, _sentence(intent.problems[0]), corrections=corrections)
+            cannot = self._cannot(question, _sentence(intent.problems[0]),
+                                  corrections=corrections)
+            if clarify and intent.readings:
+                return self._clarify(cannot, previous, *intent.readings[0])
+            return cannot
+        if previous is not None:
+            _keep_previous_metric(intent)
         followup = previous is not None and _is_followup(intent, scanned.words[0].text)
         resolver = Resolver(self.catalog, self.terms, self.compiler.graph, self.vocabulary,
                             self.clock.today())
         try:
             query = resolver.build(intent, previous if followup else None)
         except PlannerError as error:
-            return self._cannot(question, _sentence(error.message), corrections=corrections,
-                                suggestions=list(error.details.get("suggestions", [])))
+            cannot = self._cannot(question, _sentence(error.message), corrections=corrections,
+                                  suggestions=list(error.details.get("suggestions", [])))
+            reading = error.details.get("reading")
+            if clarify and reading is not None:
+                return self._clarify(cannot, previous, *reading)
+            return cannot
         except ValidationError as error:
             problem = error.errors()[0]["msg"].removeprefix("Value error, ")
             return self._cannot(question, _sentence(problem), corrections=corrections)
-        return self.plan_query(query, question=question, corrections=corrections)
+        return self.plan_query(query, question=question, corrections=corrections,
+                               notes=resolver.notes)
 
     def plan_query(
-        self, query: SemanticQuery, *, question: str = "", corrections: Sequence[str] = ()
+        self, query: SemanticQuery, *, question: str = "", corrections: Sequence[str] = (),
+        notes: Sequence[str] = (),
     ) -> Plan:
         """Compile a semantic query (from this planner, the LLM planner or a person)."""
         try:
@@ -105,11 +137,15 @@ class CatalogPlanner:
         except SkipperError as error:
             return self._cannot(question, _sentence(error.message), corrections=list(corrections),
                                 query=query)
-        message = describe(query, self.catalog, self.terms, self.clock.today())
+        today = self.clock.today()
+        message = describe(query, self.catalog, self.terms, today)
+        reading = interpret(query, self.catalog, self.terms, today, list(notes))
         if corrections:
-            message += f" (read {', '.join(repr(c) for c in corrections)})"
+            read = f" (read {', '.join(repr(c) for c in corrections)})"
+            message += read
+            reading += read
         return Plan(status="ok", question=question, semantic_query=query, sql=sql,
-                    message=message, corrections=list(corrections))
+                    message=message, corrections=list(corrections), interpretation=reading)
 
     def compile(self, query: SemanticQuery) -> str:
         tree = self.compiler.compile(query, self.clock.today())
@@ -121,6 +157,29 @@ class CatalogPlanner:
         """One sentence, in words, saying what the result shows."""
         return summarize(plan.semantic_query, self.catalog, self.terms, self.clock.today(),
                          list(columns), [list(r) for r in rows], row_count)
+
+    # ---- asking which reading is meant -----------------------------------------------------
+    def _clarify(
+        self, cannot: Plan, previous: SemanticQuery | None, words: str, phrases: list[str]
+    ) -> Plan:
+        """Each reading of ``words`` as the question rephrased; those that plan are offered."""
+        choices: list[str] = []
+        planned: set[str] = set()
+        for phrase in phrases:
+            choice = rephrase(cannot.question, words, phrase)
+            if choice is None or choice in choices:
+                continue
+            plan = self._plan(choice, previous, clarify=False)
+            if plan.status == "ok" and plan.sql is not None and plan.sql not in planned:
+                planned.add(plan.sql)
+                choices.append(choice)
+        if len(choices) < 2:
+            return cannot  # one reading left or none: still not the question asked, decline
+        return cannot.model_copy(update={
+            "status": "needs_clarification",
+            "message": cannot.message.rstrip(".") + ". Which did you mean?",
+            "choices": choices,
+        })
 
     # ---- refusing -----------------------------------------------------------------------
     def _refusal(
@@ -192,8 +251,34 @@ class CatalogPlanner:
         return False
 
 
+def rephrase(question: str, words: str, phrase: str) -> str | None:
+    """``question`` with the first occurrence of ``words`` (as the planner read them: lower
+    case, accents folded) replaced by ``phrase``; None when they cannot be found."""
+    folded = fold_accents(question.lower())
+    parts = [re.escape(w) for w in words.split()]
+    pattern = re.compile(r"(?<![^\W_])" + r"[\W_]+".join(parts) + r"(?![^\W_])")
+    found = pattern.search(folded)
+    if found is None:
+        return None
+    source = question if len(folded) == len(question) else folded
+    return source[:found.start()] + phrase + source[found.end():]
+
+
 def _normalise(question: str) -> str:
     return " ".join(t.text for t in tokens(question) if t.text not in {",", ";"})
+
+
+def _keep_previous_metric(intent: Intent) -> None:
+    """In a follow-up, "only enterprise accounts" filters the entity: 'accounts' names what
+    'enterprise' filters, it does not replace the metric with an account count ("how many
+    enterprise accounts" still asks for the count)."""
+    if intent.howmany or not intent.metrics or not all(m.weak for m in intent.metrics):
+        return
+    filtered = {m.table for mention in [*intent.filters, *intent.segments]
+                for m in mention.meanings}
+    if filtered and all({m.table for m in mention.meanings} <= filtered
+                        for mention in intent.metrics):
+        intent.metrics = []
 
 
 def _is_followup(intent: Intent, first_word: str) -> bool:

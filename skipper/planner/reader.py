@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from skipper.planner.query import Grain, TimeRange
 from skipper.planner.scanner import Item
+from skipper.planner.verbs import past_tense
 from skipper.planner.vocabulary import Meaning
 
 
@@ -65,6 +66,19 @@ class Intent:
     change_verb: str | None = None
     removal_verb: str | None = None
     singular_target: bool = False
+    verbs: list[Mention] = field(default_factory=list)  # "opened", "did we ship": events
+    # Words with two readings the grammar cannot settle: (the words as scanned, [rephrasings]).
+    readings: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+# Words before a verb-or-value word that settle which it is: a state ("still open", "status
+# open") or an event with its subject or auxiliary ("did we open", "have been opened").
+_STATE_CUES = frozenset({"is", "are", "was", "were", "still", "currently", "being", "remain",
+                         "remains", "stay", "stays", "status", "marked", "as", "now", "left",
+                         "in", "set", "state"})
+_SUBJECT_CUES = frozenset({"did", "do", "does", "we", "they", "you", "i", "get", "got", "have",
+                           "has", "had", "been", "be", "to", "will", "would", "people", "users",
+                           "customers"})
 
 
 class Reader:
@@ -75,8 +89,10 @@ class Reader:
         items: list[Item],
         is_time_dimension: Callable[[Meaning], bool],
         is_entity_count: Callable[[Meaning], bool],
+        words: list[str] | None = None,
     ) -> None:
         self.items = items
+        self.words = words or []
         self.is_time = is_time_dimension
         self.is_entity = is_entity_count
         self.intent = Intent()
@@ -92,6 +108,7 @@ class Reader:
             if item.kind not in ("and",):
                 self.last_content = index if item.kind == "term" else self.last_content
         self._choose_metrics()
+        self._events()
         return self.intent
 
     # ---- one item -----------------------------------------------------------------------
@@ -197,7 +214,9 @@ class Reader:
         self.by_run += 1
 
     def _term(self, index: int, item: Item) -> None:
-        meanings = item.meanings
+        meanings = self._verb_or_value(index, item)
+        if not meanings:
+            return
         values = {m for m in meanings if m.kind == "value"}
         segments = {m for m in meanings if m.kind == "segment"}
         dims = {m for m in meanings if m.kind == "dimension"}
@@ -294,6 +313,66 @@ class Reader:
         if mode == "top":
             self.mode = None
 
+    def _verb_or_value(self, index: int, item: Item) -> set[Meaning]:
+        """Split off a metric's verb: "did we open", "tickets opened" name the event, not a
+        value. A word that is both ("open": the verb, and a ticket status) is a value only where
+        grammar puts one — after a copula or "status", or before the noun it describes — and a
+        verb after a subject or auxiliary; anywhere else the question has two readings."""
+        verbs = {m for m in item.meanings if m.kind == "verb"}
+        if not verbs:
+            return item.meanings
+        rest = {m for m in item.meanings if m.kind != "verb"}
+        nouns = {m for m in rest if m.kind in ("metric", "table")}
+        if nouns:  # "orders": the noun, whatever verb it also is
+            return rest
+        values = {m for m in rest if m.kind == "value"}
+        if rest - values:  # a declared dimension or segment ("signed up": the signup date)
+            return rest
+        if values:
+            reading = self._grammar(index, item, verbs)
+            if reading == "value":
+                return values
+            if reading is None:
+                value = sorted(values, key=lambda m: str(m.value))[0]
+                past = past_tense(item.text)
+                self.intent.problems.append(
+                    f"'{item.text}' could be what happened ({past}) or the value "
+                    f"{value.value!r} of {value.name.replace('_', ' ')}"
+                )
+                self.intent.readings.append(
+                    (item.text, [past, f"with {value.name.replace('_', ' ')} {value.value}"]))
+                return set()
+        self.intent.verbs.append(Mention(item, verbs))
+        return set()
+
+    def _grammar(self, index: int, item: Item, verbs: set[Meaning]) -> str | None:
+        words = self.words
+        before = words[item.start - 1] if 0 < item.start <= len(words) else ""
+        if before in _STATE_CUES:
+            return "value"
+        if before in _SUBJECT_CUES:
+            return "verb"
+        later = index + 1  # "open tickets", "open P1 tickets": adjectives before their noun
+        while later < len(self.items) and self.items[later].kind == "term" and any(
+            m.kind in ("value", "segment") for m in self.items[later].meanings
+        ) and not any(m.kind in ("metric", "table") for m in self.items[later].meanings):
+            later += 1
+        nxt = self.items[index + 1] if index + 1 < len(self.items) else None
+        noun = self.items[later] if later < len(self.items) else None
+        if noun is not None and noun.kind == "term" and any(
+            m.kind in ("metric", "table") and m.table in {v.table for v in verbs}
+            for m in noun.meanings
+        ):
+            return "value"
+        if nxt is not None and nxt.kind == "and":
+            return "value"  # "open or pending"
+        previous = self.items[index - 1] if index > 0 else None
+        if previous is not None and previous.kind == "and" and index >= 2 and any(
+            m.kind == "value" for m in self.items[index - 2].meanings
+        ):
+            return "value"
+        return None
+
     def _metric(
         self, index: int, item: Item, metrics: set[Meaning], dims: set[Meaning]
     ) -> MetricMention:
@@ -322,6 +401,25 @@ class Reader:
                 self.intent.breakdowns.append(Mention(mention.item, mention.dimensions))
                 self.intent.singular_target = not mention.item.plural
                 return
+
+    def _events(self) -> None:
+        """A verb names its metric's event: the metric itself when none is named ("how many did
+        we ship"), a dating of it when it is named ("tickets opened last week"), and a question
+        about something else when the named metrics are of other tables."""
+        intent = self.intent
+        for mention in intent.verbs:
+            names = {m.name for m in mention.meanings}
+            tables = {m.table for m in mention.meanings}
+            if not intent.metrics:
+                metric = Meaning("metric", sorted(names)[0], sorted(tables)[0])
+                intent.metrics.append(MetricMention(mention.item, {metric}))
+                continue
+            measured = {m.table for metric in intent.metrics for m in metric.meanings}
+            if not measured & tables:
+                intent.problems.append(
+                    f"'{mention.text}' is what {', '.join(sorted(names))} do, but the question "
+                    f"measures {', '.join(m.text for m in intent.metrics)}"
+                )
 
     # ---- which metrics --------------------------------------------------------------------
     def _choose_metrics(self) -> None:

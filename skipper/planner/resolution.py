@@ -41,6 +41,7 @@ class Resolver:
         self.vocabulary = vocabulary
         self.today = today
         self._touched: set[str] = set()  # dimensions filtered by this question (merge, not replace)
+        self.notes: list[str] = []  # glossary rules applied, said in the interpretation
 
     # ---- the query ----------------------------------------------------------------------
     def build(self, intent: Intent, previous: SemanticQuery | None) -> SemanticQuery:
@@ -177,10 +178,12 @@ class Resolver:
 
     def _ambiguous(self, mention: Mention, meanings: set[Meaning]) -> PlannerError:
         options = sorted({_label(m, self.terms) for m in meanings})
+        phrases = sorted({_phrase(m, self.terms) for m in meanings})
         return PlannerError(
             f"'{mention.text}' could mean {' or '.join(options)}; say which",
             code="planner.ambiguous_term",
             suggestions=options,
+            reading=(mention.text, phrases),
         )
 
     # ---- parts --------------------------------------------------------------------------
@@ -297,6 +300,12 @@ class Resolver:
                 for name, exclude in meaning.implies:
                     if all(s.segment != name for s in query.segments):
                         query.segments.append(SegmentRef(segment=name, exclude=exclude))
+                if meaning.term is not None:
+                    term = next((t for t in self.catalog.glossary if t.term == meaning.term), None)
+                    note = (f"'{mention.text}' read as the glossary defines "
+                            f"'{meaning.term}': {term.definition.strip()}" if term else "")
+                    if note and note not in self.notes:
+                        self.notes.append(note)
 
     def _removals(self, query: SemanticQuery, intent: Intent, tables: list[str]) -> None:
         for grain in intent.removed_grains:
@@ -383,6 +392,20 @@ def _label(meaning: Meaning, terms: Terms) -> str:
     if meaning.kind == "value":
         return f"{meaning.name} = {meaning.value}"
     return f"{meaning.kind} {meaning.name} ({meaning.table})"
+
+
+def _phrase(meaning: Meaning, terms: Terms) -> str:
+    """Words that name one meaning and nothing else, to put in a rephrased question."""
+    try:
+        if meaning.kind == "value":
+            return f"{terms.dimension(meaning.name).label.lower()} {meaning.value}"
+        if meaning.kind == "dimension":
+            return terms.dimension(meaning.name).label.lower()
+        if meaning.kind == "metric":
+            return terms.metric(meaning.name).label.lower()
+    except SkipperError:
+        pass
+    return meaning.name.replace("_", " ")
 
 
 def _length(time_range: TimeRange, today: date) -> int:

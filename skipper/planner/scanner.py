@@ -95,6 +95,8 @@ def _read(words: list[Token], i: int, vocabulary: Vocabulary, today: date) -> It
     for length in range(min(_KEYWORD_LEN, len(stems) - i), 0, -1):
         for key in (tuple(texts[i:i + length]), tuple(stems[i:i + length])):
             kind = KEYWORDS.get(key)
+            if kind == "sort" and key != tuple(texts[i:i + length]):
+                kind = None  # "orders by status": the orders, not "order by"
             if kind is not None:
                 candidates.append((length, 2, Item(kind, " ".join(texts[i:i + length]), i)))
                 break

@@ -15,9 +15,10 @@ from rapidfuzz.distance import OSA
 
 from skipper.catalog import Catalog, Column, Table
 from skipper.planner.terms import Terms, kind_of
+from skipper.planner.verbs import inflections, verbs_of_time_column
 from skipper.planner.words import Token, humanise, phrase_key, tokens
 
-Kind = Literal["metric", "dimension", "value", "segment", "table"]
+Kind = Literal["metric", "dimension", "value", "segment", "table", "verb"]
 _HIDDEN_TAGS = {"pii", "id", "weight", "secret"}
 
 
@@ -72,6 +73,12 @@ class Vocabulary:
                 if text:
                     self._add(text, meaning)
             resolved = self.terms.metric(metric.name)
+            verbs = metric.verbs
+            if verbs is None:
+                verbs = verbs_of_time_column(metric.time_column) if metric.time_column else []
+            for verb in verbs:
+                for form in inflections(verb):
+                    self._add(form, Meaning("verb", metric.name, metric.table), suggest=False)
             if resolved.entity_count and not metric.filters:
                 self._entity_metric.setdefault(metric.table.lower(), metric.name)
         covered: dict[tuple[str, str], list[str]] = defaultdict(list)

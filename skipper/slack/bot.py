@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from skipper.errors import ConfigError, SkipperError
-from skipper.slack.message import Block, answer_message, escape, notice_message
+from skipper.slack.message import (
+    CHOICE_ACTION,
+    Block,
+    answer_message,
+    escape,
+    notice_message,
+)
 from skipper.slack.people import People, Throttle
 from skipper.slack.settings import SlackSettings
 
@@ -63,6 +69,7 @@ class SkipperBot:
         app.event("message")(self.on_message)
         app.event("reaction_added")(self.on_reaction)
         app.command("/skipper")(self.on_command)
+        app.action(re.compile(f"^{CHOICE_ACTION}\\d+$"))(self.on_choice)
 
     # ---- listeners (Bolt acknowledges events before calling these) ----------------------
     def on_mention(self, event: dict[str, Any], client: WebClient, request: Any) -> None:
@@ -105,6 +112,22 @@ class SkipperBot:
             respond(response_type="ephemeral", text=_post_failed(error))
             return
         self.answer(question, user, channel, str(posted["ts"]), client)
+
+    def on_choice(self, ack: Any, body: dict[str, Any], client: WebClient) -> None:
+        """A click on one reading of a question that needed clarifying: ask that reading in
+        the same thread (as the person who clicked)."""
+        ack()
+        action = (body.get("actions") or [{}])[0]
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id")
+        user = (body.get("user") or {}).get("id")
+        question = _question(str(action.get("value", "")))
+        if not channel or not user or not question:
+            return
+        thread = message.get("thread_ts") or message.get("ts")
+        if not thread:
+            return
+        self.answer(question, user, channel, str(thread), client)
 
     def on_reaction(self, event: dict[str, Any], client: WebClient) -> None:
         """A thumbs-up on an answer keeps its question and SQL as a verified query."""

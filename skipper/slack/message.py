@@ -81,8 +81,12 @@ def answer_message(answer: Answer, *, max_rows: int = 10) -> tuple[str, list[Blo
     secondary block after a divider) and the audit id."""
     if answer.status == "cannot_answer":
         return cannot_answer_message(answer)
+    if answer.status == "needs_clarification":
+        return clarification_message(answer)
     summary = answer.summary or ("Here is the result." if answer.row_count else "No rows matched.")
     blocks: list[Block] = [section(escape(summary))]
+    if answer.interpretation:
+        blocks.append(context(f"*Read as:* {escape(answer.interpretation)}"))
     if answer.columns:
         blocks.append(section(f"```{code_text(text_table(answer, max_rows))}```"))
         shown = min(len(answer.rows), max_rows)
@@ -107,6 +111,31 @@ def cannot_answer_message(answer: Answer) -> tuple[str, list[Block]]:
         blocks.append(section(f"Try asking with: {tries}"))
     blocks.append(context(_footer(answer)))
     return text, blocks
+
+
+CHOICE_ACTION = "skipper_choice_"
+MAX_BUTTON_CHARS = 75  # Slack's limit on a button's text
+
+
+def clarification_message(answer: Answer) -> tuple[str, list[Block]]:
+    """"Which did you mean?" with one button per reading; a click asks that reading."""
+    message = answer.message or "The question can be read more than one way."
+    text = f"Which did you mean? {escape(message)}"
+    listed = "\n".join(f"{i}. {escape(c)}" for i, c in enumerate(answer.choices, 1))
+    blocks: list[Block] = [section(f":thinking_face: {text}\n{listed}")]
+    buttons = [{
+        "type": "button", "action_id": f"{CHOICE_ACTION}{i}",
+        "text": {"type": "plain_text", "text": _button_text(f"{i}. {choice}")},
+        "value": choice[:2000],
+    } for i, choice in enumerate(answer.choices[:5], 1)]
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    blocks.append(context(_footer(answer)))
+    return text, blocks
+
+
+def _button_text(text: str) -> str:
+    return text if len(text) <= MAX_BUTTON_CHARS else text[: MAX_BUTTON_CHARS - 1] + "…"
 
 
 def _footer(answer: Answer) -> str:

@@ -1,0 +1,104 @@
+"""The reading of a question, in words: what is measured and how, over which exact dates,
+for which rows, broken down and ordered how. Shown above every answer so a person can check
+that the question answered is the one they asked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlglot import exp
+
+from skipper.catalog import Catalog
+from skipper.planner.query import SemanticQuery, TimeRange
+from skipper.planner.summary import (
+    _breakdown_label,
+    _column_label,
+    _qualifiers,
+    lower,
+    period_words,
+)
+from skipper.planner.terms import ResolvedMetric, Terms
+from skipper.planner.verbs import inflections, verbs_of_time_column
+
+
+def interpret(
+    query: SemanticQuery, catalog: Catalog, terms: Terms, today: date,
+    notes: Sequence[str] = (),
+) -> str:
+    """"Tickets (count of tickets rows) opened 2025-09-08 to 2025-09-14 (last week), with
+    plan enterprise, by priority, highest tickets first, first 5 rows."""
+    metrics = [terms.metric(name) for name in query.metrics]
+    parts = [" and ".join(_measure(m, catalog) for m in metrics) or "the distinct values"]
+    if query.time_range is not None:
+        parts.append(_period(query.time_range, metrics, today))
+    elif metrics and any(m.time_column is not None for m in metrics):
+        parts.append("over all dates")
+    if query.compare is not None and query.time_range is not None:
+        start, end = query.compare.resolve(query.time_range, today)
+        parts.append(f"compared with {_span(start, end)}")
+    parts.extend(_qualifiers(query, terms, today))
+    if query.breakdowns:
+        parts.append("by " + ", ".join(_breakdown_label(b.dimension, b.grain, terms)
+                                        for b in query.breakdowns))
+    if query.order:
+        order = query.order[0]
+        parts.append(f"{'highest' if order.direction == 'desc' else 'lowest'} "
+                     f"{_column_label(order.by, terms)} first")
+    if query.limit is not None:
+        parts.append("first row only" if query.limit == 1 else f"first {query.limit} rows")
+    text = ", ".join(p for p in parts if p) + "."
+    text = text[0].upper() + text[1:]
+    return " ".join([text, *notes])
+
+
+def _measure(metric: ResolvedMetric, catalog: Catalog) -> str:
+    definition = _definition(metric)
+    filters = " and ".join(f.sql(dialect=catalog.dialect) for f in metric.filters)
+    if filters:
+        definition += f" where {filters}"
+    label = lower(metric.label)
+    return f"{label} ({definition})" if definition else label
+
+
+def _definition(metric: ResolvedMetric) -> str:
+    expr = metric.expr
+    table = lower(metric.table.label or metric.table.name)
+    if metric.entity_count:
+        return f"count of {table} rows"
+    if isinstance(expr, exp.AggFunc) and isinstance(expr.this, exp.Column):
+        name = {"Sum": "sum", "Avg": "average", "Min": "minimum", "Max": "maximum",
+                "Count": "count", "Median": "median"}.get(type(expr).__name__)
+        if name is not None:
+            return f"{name} of {table}.{expr.this.name}"
+    return ""
+
+
+def _period(time_range: TimeRange, metrics: list[ResolvedMetric], today: date) -> str:
+    start, end = time_range.resolve(today)
+    words = period_words(time_range, today)
+    dates = _span(start, end)
+    event = _event(metrics)
+    said = "" if dates in words else f" ({words})"
+    return f"{event}{dates}{said}"
+
+
+def _event(metrics: list[ResolvedMetric]) -> str:
+    """"opened " for tickets dated by opened_at; "" when the metrics' events differ."""
+    events = set()
+    for metric in metrics:
+        column = metric.time_column
+        if column is None:
+            continue
+        verbs = metric.source.verbs
+        if verbs is None:
+            verbs = verbs_of_time_column(column.name)
+        past = [f for f in inflections(verbs[0]) if f.split()[0].endswith("ed")] if verbs else []
+        events.add(past[0] if past else f"dated by {column.name}")
+    return f"{events.pop()} " if len(events) == 1 else "dated "
+
+
+def _span(start: date, end: date) -> str:
+    if start == end:
+        return f"on {start.isoformat()}"
+    return f"{start.isoformat()} to {end.isoformat()}"
