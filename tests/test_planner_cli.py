@@ -33,7 +33,8 @@ def test_ask_json_answers_with_a_summary(lake: Path) -> None:
     assert answer["status"] == "ok"
     assert answer["summary"].endswith(".")
     assert sorted(row[0] for row in answer["rows"]) == ["business", "enterprise", "free", "pro"]
-    assert sum(row[1] for row in answer["rows"]) == 2000
+    assert sum(row[1] for row in answer["rows"]) == 1992  # 8 internal accounts left out
+    assert "leaves out internal accounts unless asked" in answer["interpretation"]
 
 
 def test_ask_human_output_has_summary_table_and_sql(lake: Path) -> None:

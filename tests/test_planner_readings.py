@@ -214,3 +214,37 @@ def test_a_plural_noun_before_by_is_not_order_by(tmp_path: Path) -> None:
     assert plan.semantic_query is not None
     assert plan.semantic_query.metrics == ["orders"]
     assert [b.dimension for b in plan.semantic_query.breakdowns] == ["ship_mode"]
+
+
+# ---- a metric's default exclusions ("customer figures leave out internal accounts") -----------
+def test_metric_leaves_out_its_excluded_segment_unless_asked(
+    planner: CatalogPlanner, desk: Any, gold_database: GoldDatabase
+) -> None:
+    plan = _answer(planner, desk, gold_database, "shipping revenue by plan",
+                   "SELECT a.plan, sum(s.cost) FROM shipments s JOIN accounts a "
+                   "USING (account_id) WHERE NOT a.is_internal GROUP BY a.plan")
+    assert plan.interpretation is not None
+    assert "leaves out internal accounts unless asked" in plan.interpretation
+    assert "internal" not in plan.message  # the one-line restatement stays short
+    _answer(planner, desk, gold_database, "shipping revenue including internal accounts",
+            "SELECT sum(cost) FROM shipments")
+    _answer(planner, desk, gold_database, "shipping revenue of internal accounts",
+            "SELECT sum(s.cost) FROM shipments s JOIN accounts a USING (account_id) "
+            "WHERE a.is_internal")
+    follow = _answer(planner, desk, gold_database, "including internal accounts",
+                     "SELECT a.plan, sum(s.cost) FROM shipments s JOIN accounts a "
+                     "USING (account_id) GROUP BY a.plan", previous=plan.semantic_query)
+    assert "leaves out" not in (follow.interpretation or "")
+    _answer(planner, desk, gold_database, "shipping cost", "SELECT sum(cost) FROM shipments")
+
+
+def test_excluding_must_name_a_segment(tmp_path: Path) -> None:
+    from skipper.errors import SkipperError
+
+    text = (DESK / "desk.yaml").read_text().replace("excluding: [internal_accounts],",
+                                                     "excluding: [staff],")
+    (tmp_path / "desk.yaml").write_text(text)
+    with pytest.raises(SkipperError) as caught:
+        Catalog.load(tmp_path)
+    assert "excluding names 'staff'" in caught.value.message
+    assert "desk.yaml:" in caught.value.message

@@ -191,7 +191,10 @@ class Catalog:
                 r for r in table.relationships if fold(r.table) in visible]})
             for table in tables
         ]
-        view.metrics = [m for m in self.metrics if fold(m.table) in visible]
+        view.metrics = [  # a metric whose default exclusions cannot be applied is left out
+            m for m in self.metrics if fold(m.table) in visible and all(
+                (segment := self.find_segment(name)) is not None and fold(segment.table) in visible
+                for name in m.excluding)]
         view.dimensions = [d for d in self.dimensions if fold(d.table) in visible]
         view.segments = [s for s in self.segments if fold(s.table) in visible]
         view.verified_queries = [
@@ -232,6 +235,11 @@ class Catalog:
             self._check_sql(
                 metric, f"SELECT {metric.expr} FROM {metric.table} WHERE {where}", ".expr"
             )
+        for metric in self.metrics:
+            for i, name in enumerate(metric.excluding):
+                if self.find_segment(name) is None:
+                    raise _fail(metric, f"excluding names {name!r}, which is not a segment of "
+                                        "the catalog", f".excluding[{i}]")
         for dimension in self.dimensions:
             self._require_table(dimension, dimension.table)
             self._check_sql(dimension, f"SELECT {dimension.sql} FROM {dimension.table}", ".expr")

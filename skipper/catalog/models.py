@@ -246,6 +246,12 @@ class Metric(Entry):
     filters: list[str] = Field(default_factory=list, description="SQL predicates always applied.")
     time_column: Name | None = None
     format: Literal["number", "integer", "usd", "percent", "bytes"] = "number"
+    excluding: list[str] = Field(
+        default_factory=list,
+        description="Segments left out of this metric unless a question asks for them "
+                    "('internal_accounts' for customer figures); 'including internal accounts' "
+                    "puts them back. The answer's interpretation says so.",
+    )
     verbs: list[str] | None = Field(
         default=None,
         description="What happens when a row of the metric is counted, as base verbs ('open', "

@@ -37,7 +37,7 @@ def interpret(
     if query.compare is not None and query.time_range is not None:
         start, end = query.compare.resolve(query.time_range, today)
         parts.append(f"compared with {_span(start, end)}")
-    parts.extend(_qualifiers(query, terms, today))
+    parts.extend(_qualifiers(query, terms, today, defaults=True))
     if query.breakdowns:
         parts.append("by " + ", ".join(_breakdown_label(b.dimension, b.grain, terms)
                                         for b in query.breakdowns))

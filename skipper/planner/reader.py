@@ -410,9 +410,15 @@ class Reader:
         for mention in intent.verbs:
             names = {m.name for m in mention.meanings}
             tables = {m.table for m in mention.meanings}
-            if not intent.metrics:
-                metric = Meaning("metric", sorted(names)[0], sorted(tables)[0])
-                intent.metrics.append(MetricMention(mention.item, {metric}))
+            if not intent.metrics:  # "how many did we ship": count the event's rows
+                counts = {Meaning("metric", m.name, m.table) for m in mention.meanings
+                          if self.is_entity(Meaning("metric", m.name, m.table))}
+                if len(counts) != 1:
+                    intent.problems.append(
+                        f"'{mention.text}' does not say what to measure; name one of "
+                        f"{', '.join(sorted(names))}")
+                    continue
+                intent.metrics.append(MetricMention(mention.item, counts))
                 continue
             measured = {m.table for metric in intent.metrics for m in metric.meanings}
             if not measured & tables:

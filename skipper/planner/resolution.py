@@ -42,6 +42,7 @@ class Resolver:
         self.today = today
         self._touched: set[str] = set()  # dimensions filtered by this question (merge, not replace)
         self.notes: list[str] = []  # glossary rules applied, said in the interpretation
+        self._defaults: dict[str, str] = {}  # segment a metric leaves out -> why, in words
 
     # ---- the query ----------------------------------------------------------------------
     def build(self, intent: Intent, previous: SemanticQuery | None) -> SemanticQuery:
@@ -67,6 +68,8 @@ class Resolver:
             intent.breakdowns.insert(0, Mention(intent.metrics[0].item,
                                                 intent.metrics[0].dimensions))
         tables = self._tables(base.metrics, intent)
+        if previous is None or metrics:
+            self._default_exclusions(base, intent)
         self._removals(base, intent, tables)
         self._breakdowns(base, intent, tables, replace=intent.instead and previous is not None)
         self._filters(base, intent, tables)
@@ -81,6 +84,10 @@ class Resolver:
                 f"{self._examples()}",
                 suggestions=self.vocabulary.headline_terms(),
             )
+        for ref in base.segments:
+            note = self._defaults.get(ref.segment)
+            if ref.exclude and note and note not in self.notes:
+                self.notes.append(note)
         return SemanticQuery.model_validate(base.model_dump(mode="json", exclude_none=True))
 
     def _implied_count(self, intent: Intent) -> list[str]:
@@ -306,6 +313,22 @@ class Resolver:
                             f"'{meaning.term}': {term.definition.strip()}" if term else "")
                     if note and note not in self.notes:
                         self.notes.append(note)
+
+    def _default_exclusions(self, query: SemanticQuery, intent: Intent) -> None:
+        """A metric's ``excluding`` segments are left out unless the question names them
+        ("spend of internal accounts", "including internal accounts")."""
+        asked = {m.name for mention in intent.segments if not mention.negate
+                 for m in mention.meanings if m.kind == "segment"}
+        for name in query.metrics:
+            metric = self.terms.metric(name)
+            for segment in metric.source.excluding:
+                if segment in asked or any(s.segment == segment for s in query.segments):
+                    continue
+                query.segments.append(SegmentRef(segment=segment, exclude=True))
+                label = self.terms.segment(segment)[0].label or segment.replace("_", " ")
+                self._defaults[segment] = (
+                    f"{metric.label} leaves out {label.lower()} unless asked (say "
+                    f"'including {label.lower()}' to count them).")
 
     def _removals(self, query: SemanticQuery, intent: Intent, tables: list[str]) -> None:
         for grain in intent.removed_grains:
