@@ -88,6 +88,10 @@ class _Compilation:
         self.metrics = [self.terms.metric(name) for name in dict.fromkeys(query.metrics)]
         self.breakdowns = [(b, self._breakdown_dimension(b)) for b in query.breakdowns]
 
+    @property
+    def _changes(self) -> bool:
+        return self.query.compare is None or self.query.compare.changes
+
     def _breakdown_dimension(self, breakdown: Breakdown) -> ResolvedDimension | None:
         if breakdown.dimension is None:
             return None
@@ -124,7 +128,9 @@ class _Compilation:
         for metric in (m for g in groups for m in g.metrics):
             names.append(metric.name)
             if self.periods.previous is not None:
-                names += [metric.name + PREVIOUS, metric.name + CHANGE, metric.name + CHANGE_PCT]
+                names.append(metric.name + PREVIOUS)
+                if self._changes:
+                    names += [metric.name + CHANGE, metric.name + CHANGE_PCT]
         return names
 
     def _aggregate(self, group: _Group) -> exp.Select:
@@ -278,11 +284,12 @@ class _Compilation:
                     this=exp.Mul(this=exp.Literal.number("100.0"), expression=exp.paren(change)),
                     expression=exp.func("nullif", previous.copy(), exp.Literal.number(0)),
                 )
-                final = final.select(
-                    exp.alias_(previous, metric.name + PREVIOUS),
-                    exp.alias_(change.copy(), metric.name + CHANGE),
-                    exp.alias_(pct, metric.name + CHANGE_PCT),
-                )
+                final = final.select(exp.alias_(previous, metric.name + PREVIOUS), copy=False)
+                if self._changes:
+                    final = final.select(
+                        exp.alias_(change.copy(), metric.name + CHANGE),
+                        exp.alias_(pct, metric.name + CHANGE_PCT),
+                    )
         final = final.from_(exp.to_table(names[0]), copy=False)
         for i, name in enumerate(names[1:], start=1):
             if not keys:

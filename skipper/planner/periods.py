@@ -37,7 +37,8 @@ def number(word: str) -> int | None:
 
 def match_period(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:
     """A time expression starting at ``words[i]``: (how many words, the range) or None."""
-    for rule in (_relative, _to_date, _since, _between, _in_year_or_month, _on_day):
+    for rule in (_relative, _to_date, _since, _between, _in_year_or_month, _on_day,
+                 _month_alone):
         found = rule(words, i, today)
         if found is not None:
             length, time_range = found
@@ -151,6 +152,25 @@ def _in_year_or_month(words: list[str], i: int, today: date) -> tuple[int, TimeR
         start = date(year, month, 1)
         return length, TimeRange(start=start, end=period_end(start, "month"))
     return None
+
+
+def _month_alone(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:
+    """"what about April?", "April 2026": a month named on its own ("may" only with a year,
+    it is also a verb)."""
+    word = words[i]
+    if word not in _MONTHS or len(word) < 3:
+        return None
+    nxt = words[i + 1] if i + 1 < len(words) else ""
+    if _day_number(nxt) is not None and _year(nxt) is None:
+        return None  # "May 3": a date, read by _on_day
+    year = _year(nxt)
+    if year is None and word == "may":
+        return None
+    month = _MONTHS[word]
+    if year is None:
+        year = today.year if month <= today.month else today.year - 1
+    start = date(year, month, 1)
+    return (2 if _year(nxt) else 1), TimeRange(start=start, end=period_end(start, "month"))
 
 
 def _on_day(words: list[str], i: int, today: date) -> tuple[int, TimeRange] | None:

@@ -92,6 +92,10 @@ class Comparison(_Model):
 
     kind: Literal["previous_period", "previous_year", "range"] = "previous_period"
     range: TimeRange | None = None
+    changes: bool = Field(
+        default=True,
+        description="Also show the change and the change in percent (\"the change versus\"); "
+                    "false shows the two periods side by side (\"May compared with April\").")
 
     @model_validator(mode="after")
     def _range_given(self) -> Comparison:

@@ -53,6 +53,7 @@ class Intent:
     compare: bool = False
     compare_kind: str | None = None
     compare_range: TimeRange | None = None
+    compare_change: bool = False  # "the change", "growth": show the difference too
     order_metric: MetricMention | None = None
     direction: str | None = None
     superlative: bool = False
@@ -67,9 +68,14 @@ class Intent:
     removal_verb: str | None = None
     singular_target: bool = False
     verbs: list[Mention] = field(default_factory=list)  # "opened", "did we ship": events
+    named: list[MetricMention] = field(default_factory=list)  # every metric noun, kept or not
     # Words with two readings the grammar cannot settle: (the words as scanned, [rephrasings]).
     readings: list[tuple[str, list[str]]] = field(default_factory=list)
 
+
+# Comparison words that ask for the difference, not just the two periods side by side.
+_CHANGE_WORDS = frozenset({"change", "changed", "difference", "delta", "growth", "grown", "grew",
+                           "increase", "decrease"})
 
 # Words before a verb-or-value word that settle which it is: a state ("still open", "status
 # open") or an event with its subject or auxiliary ("did we open", "have been opened").
@@ -144,6 +150,8 @@ class Reader:
             intent.direction = "desc" if kind == "most" else "asc"
             intent.superlative = True
         elif kind == "compare":
+            if item.text.split()[0] in _CHANGE_WORDS:
+                intent.compare_change = True
             pair = self._versus(index)
             if pair is not None:
                 intent.versus.append(pair)
@@ -211,6 +219,8 @@ class Reader:
             return
         if not any(b.grain == item.grain and not b.meanings for b in intent.breakdowns):
             intent.breakdowns.append(Mention(item, set(), grain=item.grain))
+            if item.text == item.grain:  # "which day had the most": one day
+                intent.singular_target = True
         self.by_run += 1
 
     def _term(self, index: int, item: Item) -> None:
@@ -429,6 +439,10 @@ class Reader:
 
     # ---- which metrics --------------------------------------------------------------------
     def _choose_metrics(self) -> None:
+        self.intent.named = list(self.intent.metrics)
+        self._choose()
+
+    def _choose(self) -> None:
         """Keep the metrics asked for; drop entity nouns that only say what is filtered.
 
         In "R2 storage cost for enterprise accounts", "accounts" names what "enterprise"

@@ -68,6 +68,7 @@ class Resolver:
             intent.breakdowns.insert(0, Mention(intent.metrics[0].item,
                                                 intent.metrics[0].dimensions))
         tables = self._tables(base.metrics, intent)
+        self._event_periods(base.metrics, intent)
         if previous is None or metrics:
             self._default_exclusions(base, intent)
         self._removals(base, intent, tables)
@@ -298,10 +299,44 @@ class Resolver:
             query.segments = [s for s in query.segments if s.segment != meaning.name]
             query.segments.append(SegmentRef(segment=meaning.name, exclude=mention.negate))
 
+    def _event_periods(self, metrics: list[str], intent: Intent) -> None:
+        """"tickets opened this month": a period on the metrics' own time column is the
+        question's period (and its main one when compared: "opened this month versus last
+        month"), not a filter that would also cut the period it is compared with."""
+        if not metrics:
+            return
+        columns = set()
+        for name in metrics:
+            metric = self.terms.metric(name)
+            if metric.time_column is None:
+                return
+            columns.add((metric.table.name.lower(), metric.time_column.name.lower()))
+        if len(columns) != 1:
+            return
+        for mention in list(intent.filters):
+            if mention.period is None or not mention.meanings:
+                continue
+            dimensions = [self.terms.dimension(m.name) for m in mention.meanings
+                          if m.kind == "dimension"]
+            if len(dimensions) != len(mention.meanings) or not all(
+                d.column is not None
+                and (d.table.name.lower(), d.column.name.lower()) in columns
+                for d in dimensions
+            ):
+                continue
+            intent.filters.remove(mention)
+            if intent.time_range is None:
+                intent.time_range = mention.period
+            elif intent.compare and intent.compare_range is None:
+                intent.compare_range, intent.time_range = intent.time_range, mention.period
+            else:
+                intent.filters.append(mention)  # a third period: the filter says it
+                return
+
     def _implied_segments(self, query: SemanticQuery, intent: Intent) -> None:
         """A glossary term's rule applies wherever the term is used ("customers": accounts
         excluding internal ones)."""
-        mentions = [*intent.metrics, *intent.filters, *intent.segments]
+        mentions = [*intent.named, *intent.metrics, *intent.filters, *intent.segments]
         for mention in mentions:
             for meaning in mention.meanings:
                 for name, exclude in meaning.implies:
@@ -359,6 +394,11 @@ class Resolver:
             query.time_range = intent.time_range
         if not intent.compare:
             return
+        self._compare(query, intent)
+        if query.compare is not None and not intent.compare_change:
+            query.compare = query.compare.model_copy(update={"changes": False})
+
+    def _compare(self, query: SemanticQuery, intent: Intent) -> None:
         kind = intent.compare_kind
         target = intent.compare_range
         if kind == "previous_year":
@@ -399,6 +439,12 @@ class Resolver:
         elif (intent.superlative and intent.singular_target and intent.listing
               and query.breakdowns):
             query.limit = 1
+        if (intent.superlative or intent.limit is not None) and not query.order and (
+            not query.breakdowns or not query.metrics
+        ):
+            raise PlannerError(
+                "the question asks for the most or the least of something, but names nothing "
+                "to rank by a metric; ask e.g. 'which plan has the most tickets'")
 
 
 def _one_or_values(meanings: set[Meaning]) -> Meaning | list[Meaning]:
