@@ -468,11 +468,39 @@ class Skipper:
         remembered = self.memory.plan(question) if previous is None else None
         plan = remembered or self.planner_for(user).plan(question, previous=previous)
         planned = time.perf_counter()
+        if plan.status == "ok" and plan.semantic_query is not None:
+            plan = self._covered(plan, user)
         if plan.status != "ok" or plan.sql is None:
             if planner == "auto" and self.llm_planner is not None:
                 return self._ask_llm(question, user, previous, started, fallback=plan)
             return self._cannot_answer(plan, user, started)
         return self._run_plan(plan, question, user, started, planned)
+
+    def _covered(self, plan: Plan, user: str | None) -> Plan:
+        """Decline a period the data holds nothing for; say when it holds only part of it.
+        Skipped for a user a row filter limits on the table (the span is measured over every
+        row)."""
+        from skipper import coverage
+
+        access = self.guard.policy.access(user)
+
+        def span(table: str, column: str) -> tuple[date, date] | None:
+            policy = access.table_policy(table)
+            found = self.catalog.find_table(table)
+            if found is None or (policy is not None and policy.row_filter is not None):
+                return None
+            return self.freshness.span(found, column)
+
+        assert plan.semantic_query is not None
+        checked = coverage.check(plan.semantic_query, self.planner.terms, self.clock.today(),
+                                 span)
+        if checked.refusal is not None:
+            return plan.model_copy(update={"status": "cannot_answer", "sql": None,
+                                           "message": checked.refusal})
+        if checked.notes:
+            reading = " ".join([plan.interpretation or "", *checked.notes]).strip()
+            return plan.model_copy(update={"interpretation": reading})
+        return plan
 
     # ---- the LLM planner and remembered answers ------------------------------------------
     @functools.cached_property

@@ -59,6 +59,12 @@ class TableFreshness:
         }
 
 
+def _day(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
+
+
 def describe_lag(lag: timedelta) -> str:
     seconds = max(int(lag.total_seconds()), 0)
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
@@ -97,6 +103,7 @@ class FreshnessMonitor:
         self.clock = clock
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, TableFreshness]] = {}
+        self._spans: dict[str, tuple[float, tuple[date, date] | None]] = {}
         self._lock = threading.Lock()
 
     def check(self, tables: list[str]) -> dict[str, TableFreshness]:
@@ -108,9 +115,34 @@ class FreshnessMonitor:
             out[table.name] = self._get(table)
         return out
 
+    def span(self, table: Table, column: str) -> tuple[date, date] | None:
+        """The first and last day a time column holds (None when empty or not measurable),
+        cached like freshness: what periods the data can answer for at all."""
+        key = f"span:{table.name}.{column}"
+        with self._lock:
+            cached = self._spans.get(key)
+            if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
+                return cached[1]
+        target = exp.column(column, quoted=True)
+        sql = (exp.select(exp.Min(this=target.copy()), exp.Max(this=target))
+               .from_(exp.table_(table.name, db=table.db_schema, quoted=True))
+               .sql(dialect=self.catalog.dialect))
+        try:
+            result = self.engine.execute(sql, max_rows=1, timeout_s=30)
+            first, last = (result.table.column(i)[0].as_py() for i in range(2))
+        except EngineError:
+            first = last = None
+        found = (_day(first), _day(last)) if first is not None and last is not None else None
+        if found is not None and (found[0] is None or found[1] is None):
+            found = None
+        with self._lock:
+            self._spans[key] = (time.monotonic(), found)  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
+
     def invalidate(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._spans.clear()
 
     def _get(self, table: Table) -> TableFreshness:
         with self._lock:

@@ -60,23 +60,23 @@ def test_cannot_answer_exits_3_with_suggestions(lake: Path, question: str) -> No
 
 
 def test_ask_shows_the_reading_above_the_rows(lake: Path) -> None:
-    done = ask("tickets by priority last week", database=lake)
+    done = ask("tickets by priority in June 2026", database=lake)
     assert done.returncode == 0, done.stderr
     out = " ".join(done.stdout.split())
     assert "Read as: Tickets (count of support tickets rows), opened" in out
     assert out.index("Read as") < out.index("┃ priority")
-    answer = json.loads(ask("tickets by priority last week", "--json", database=lake).stdout)
+    answer = json.loads(ask("tickets by priority in June 2026", "--json", database=lake).stdout)
     assert answer["interpretation"].startswith("Tickets (count of support tickets rows), opened")
 
 
 def test_two_readings_exit_3_and_offer_runnable_choices(lake: Path) -> None:
-    done = ask("tickets open last week", database=lake)
+    done = ask("tickets open in June 2026", database=lake)
     assert done.returncode == 3, done.stdout + done.stderr
     out = " ".join(done.stdout.split())
     assert "Which did you mean?" in out
-    assert "1. tickets opened last week" in out
-    assert "2. tickets with ticket status open last week" in out
-    answer = json.loads(ask("tickets open last week", "--json", database=lake).stdout)
+    assert "1. tickets opened in June 2026" in out
+    assert "2. tickets with ticket status open in June 2026" in out
+    answer = json.loads(ask("tickets open in June 2026", "--json", database=lake).stdout)
     assert answer["status"] == "needs_clarification"
     for choice in answer["choices"]:
         chosen = ask(choice, "--json", database=lake)

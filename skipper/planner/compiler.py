@@ -18,6 +18,7 @@ from sqlglot import exp
 from skipper.catalog import Catalog, Column, Table
 from skipper.clock import Clock
 from skipper.errors import FanOutError, PlannerError, TimeColumnError
+from skipper.identifiers import fold
 from skipper.planner.joins import Edge, JoinGraph
 from skipper.planner.query import Breakdown, Filter, Grain, SemanticQuery
 from skipper.planner.terms import (
@@ -143,10 +144,13 @@ class _Compilation:
             select = select.select(exp.alias_(key, breakdown.key, quoted=False), copy=False)
         shared = _shared_filters(group.metrics)
         period = self._period_condition(group)
-        for metric in group.metrics:
+        left_out = [set(self.left_out(m)) for m in group.metrics]
+        common = set.intersection(*left_out) if left_out else set()
+        for metric, own_left_out in zip(group.metrics, left_out, strict=True):
             own: list[exp.Expr | None] = [
                 f for f in metric.filters if f.sql() not in {s.sql() for s in shared}
             ]
+            own += [self._exclusion(joins, name) for name in sorted(own_left_out - common)]
             current = self._period_condition(group, self.periods.current)
             if self.periods.previous is not None:
                 previous = self._period_condition(group, self.periods.previous)
@@ -162,6 +166,7 @@ class _Compilation:
         if period is not None:
             conditions.append(period)
         conditions += self._restrictions(joins)
+        conditions += [self._exclusion(joins, name) for name in sorted(common)]
         select = select.from_(_table_ref(group.table), copy=False)
         for join in joins.joins():
             select = select.join(join, copy=False)
@@ -241,6 +246,15 @@ class _Compilation:
             _, table, predicate = self.terms.segment(ref.segment)
             out.append(joins.restrict(table, predicate, exclude=ref.exclude))
         return out
+
+    def left_out(self, metric: ResolvedMetric) -> list[str]:
+        """The segments ``metric`` leaves out here: its ``excluding``, less those the query
+        names (as a filter either way) or keeps (``including``)."""
+        return left_out(metric, self.query)
+
+    def _exclusion(self, joins: _JoinTree, segment: str) -> exp.Expr:
+        _, table, predicate = self.terms.segment(segment)
+        return joins.restrict(table, predicate, exclude=True)
 
     def _filter(self, item: Filter, dimension: ResolvedDimension) -> exp.Expr:
         column = dimension.expr.copy()
@@ -498,8 +512,16 @@ def _within(
     )
 
 
+def left_out(metric: ResolvedMetric, query: SemanticQuery) -> list[str]:
+    """Segments a metric leaves out unless asked, less those ``query`` names or keeps."""
+    named = {fold(s.segment) for s in query.segments} | {fold(s) for s in query.including}
+    return [s for s in metric.source.excluding if fold(s) not in named]
+
+
 def _truncate(column: exp.Expr, grain: Grain, type_name: str | None) -> exp.Expr:
     if grain == "day":
         return column if is_date_type(type_name) else exp.cast(column, exp.DataType.Type.DATE)
+    if grain == "year":  # "per year": 2016, as people write years
+        return exp.func("year", column)
     trunc = exp.func("date_trunc", exp.Literal.string(grain), column)
     return exp.cast(trunc, exp.DataType.Type.DATE)

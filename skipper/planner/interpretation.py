@@ -10,6 +10,7 @@ from datetime import date
 from sqlglot import exp
 
 from skipper.catalog import Catalog
+from skipper.planner.compiler import left_out
 from skipper.planner.query import SemanticQuery, TimeRange
 from skipper.planner.summary import (
     _breakdown_label,
@@ -37,7 +38,7 @@ def interpret(
     if query.compare is not None and query.time_range is not None:
         start, end = query.compare.resolve(query.time_range, today)
         parts.append(f"compared with {_span(start, end)}")
-    parts.extend(_qualifiers(query, terms, today, defaults=True))
+    parts.extend(_qualifiers(query, terms, today))
     if query.breakdowns:
         parts.append("by " + ", ".join(_breakdown_label(b.dimension, b.grain, terms)
                                         for b in query.breakdowns))
@@ -49,7 +50,20 @@ def interpret(
         parts.append("first row only" if query.limit == 1 else f"first {query.limit} rows")
     text = ", ".join(p for p in parts if p) + "."
     text = text[0].upper() + text[1:]
-    return " ".join([text, *notes])
+    return " ".join([text, *_left_out(query, metrics, terms), *notes])
+
+
+def _left_out(query: SemanticQuery, metrics: list[ResolvedMetric], terms: Terms) -> list[str]:
+    out = []
+    for metric in metrics:
+        for name in left_out(metric, query):
+            segment, _, _ = terms.segment(name)
+            label = lower(segment.label or name.replace("_", " "))
+            note = (f"{metric.label} leaves out {label} unless asked (say 'including {label}' "
+                    "to count them).")
+            if note not in out:
+                out.append(note)
+    return out
 
 
 def _measure(metric: ResolvedMetric, catalog: Catalog) -> str:

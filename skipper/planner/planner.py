@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -109,6 +110,11 @@ class CatalogPlanner:
             return cannot
         if previous is not None:
             _keep_previous_metric(intent)
+        elif _only_refines(intent, [w.text for w in scanned.words]):
+            return self._cannot(
+                question, "This reads like a follow-up ('only …', 'by …', 'what about …'), but "
+                "there is no earlier question in this conversation to refine; ask the whole "
+                f"question, e.g. '{self._example()}'.", corrections=corrections)
         followup = previous is not None and _is_followup(intent, scanned.words[0].text)
         resolver = Resolver(self.catalog, self.terms, self.compiler.graph, self.vocabulary,
                             self.clock.today())
@@ -124,6 +130,14 @@ class CatalogPlanner:
         except ValidationError as error:
             problem = error.errors()[0]["msg"].removeprefix("Value error, ")
             return self._cannot(question, _sentence(problem), corrections=corrections)
+        if followup and previous is not None and query == previous:
+            return self._cannot(
+                question, "I read nothing in this follow-up that changes the previous question "
+                "(a word I skip as filler may be what you meant); ask the whole question.",
+                corrections=corrections)
+        future = _after_today(query, self.clock.today())
+        if future is not None:
+            return self._cannot(question, future, corrections=corrections)
         return self.plan_query(query, question=question, corrections=corrections,
                                notes=resolver.notes)
 
@@ -266,6 +280,36 @@ def rephrase(question: str, words: str, phrase: str) -> str | None:
 
 def _normalise(question: str) -> str:
     return " ".join(t.text for t in tokens(question) if t.text not in {",", ";"})
+
+
+_REFINING_STARTS = frozenset({"only", "just", "now", "then", "and", "also", "instead", "but",
+                              "same", "by", "per", "except", "excluding", "without", "what about",
+                              "how about", "plus", "again"})
+
+
+def _only_refines(intent: Intent, words: list[str]) -> bool:
+    """"only business customers", "by carrier please", "what about April?" with nothing before:
+    a refinement of a question that is not there (read alone it would be another question)."""
+    if not words:
+        return False
+    start = " ".join(words[:2]) if " ".join(words[:2]) in _REFINING_STARTS else words[0]
+    if start not in _REFINING_STARTS:
+        return False
+    return not any(not m.weak for m in intent.metrics) and not intent.howmany
+
+
+def _after_today(query: SemanticQuery, today: date) -> str | None:
+    """A period that starts after today has no data yet: say so rather than answer 0."""
+    compared = query.compare.range if query.compare else None
+    for time_range, what in ((query.time_range, "The period"),
+                             (compared, "The compared period")):
+        if time_range is None:
+            continue
+        start, end = time_range.resolve(today)
+        if start > today:
+            return (f"{what} asked about ({start.isoformat()} to {end.isoformat()}) is after "
+                    f"today ({today.isoformat()}): there is no data for it yet.")
+    return None
 
 
 def _keep_previous_metric(intent: Intent) -> None:

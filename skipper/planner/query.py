@@ -215,6 +215,10 @@ class SemanticQuery(_Model):
     compare: Comparison | None = Field(None, description="Needs a time_range.")
     order: list[Order] = Field(default_factory=list)
     limit: int | None = Field(None, ge=1, le=1_000_000)
+    including: list[str] = Field(
+        default_factory=list,
+        description="Segments a metric leaves out unless asked (its `excluding`) that this "
+                    "question keeps: 'spend including internal accounts'.")
 
     @model_validator(mode="before")
     @classmethod

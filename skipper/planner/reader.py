@@ -259,6 +259,10 @@ class Reader:
             intent.includes.append(Mention(item, values or segments))
             self.mode = None
             return
+        nxt = self.items[index + 1] if index + 1 < len(self.items) else None
+        if (mode in ("by", "sort", "top") and dims and all(self.is_time(d) for d in dims)
+                and nxt is not None and nxt.kind == "time" and not values and not metrics):
+            mode = self.mode = None  # "by channel for tickets opened last quarter": a period
         if mode in ("by", "sort", "top") and dims:
             intent.breakdowns.append(Mention(item, dims))
             self.by_run += 1

@@ -42,7 +42,6 @@ class Resolver:
         self.today = today
         self._touched: set[str] = set()  # dimensions filtered by this question (merge, not replace)
         self.notes: list[str] = []  # glossary rules applied, said in the interpretation
-        self._defaults: dict[str, str] = {}  # segment a metric leaves out -> why, in words
 
     # ---- the query ----------------------------------------------------------------------
     def build(self, intent: Intent, previous: SemanticQuery | None) -> SemanticQuery:
@@ -69,8 +68,6 @@ class Resolver:
                                                 intent.metrics[0].dimensions))
         tables = self._tables(base.metrics, intent)
         self._event_periods(base.metrics, intent)
-        if previous is None or metrics:
-            self._default_exclusions(base, intent)
         self._removals(base, intent, tables)
         self._breakdowns(base, intent, tables, replace=intent.instead and previous is not None)
         self._filters(base, intent, tables)
@@ -85,10 +82,6 @@ class Resolver:
                 f"{self._examples()}",
                 suggestions=self.vocabulary.headline_terms(),
             )
-        for ref in base.segments:
-            note = self._defaults.get(ref.segment)
-            if ref.exclude and note and note not in self.notes:
-                self.notes.append(note)
         return SemanticQuery.model_validate(base.model_dump(mode="json", exclude_none=True))
 
     def _implied_count(self, intent: Intent) -> list[str]:
@@ -240,7 +233,10 @@ class Resolver:
                 name = meanings[0].name
                 before = len(query.segments)
                 query.segments = [s for s in query.segments if s.segment != name]
-                if len(query.segments) == before:
+                left_out = {s for m in query.metrics for s in self.terms.metric(m).source.excluding}
+                if name in left_out:  # "including internal accounts": keep what is left out
+                    query.including = list(dict.fromkeys([*query.including, name]))
+                elif len(query.segments) == before:
                     query.segments.append(SegmentRef(segment=name))
                 continue
             included: list[str | int | float | bool] = [
@@ -348,22 +344,6 @@ class Resolver:
                             f"'{meaning.term}': {term.definition.strip()}" if term else "")
                     if note and note not in self.notes:
                         self.notes.append(note)
-
-    def _default_exclusions(self, query: SemanticQuery, intent: Intent) -> None:
-        """A metric's ``excluding`` segments are left out unless the question names them
-        ("spend of internal accounts", "including internal accounts")."""
-        asked = {m.name for mention in intent.segments if not mention.negate
-                 for m in mention.meanings if m.kind == "segment"}
-        for name in query.metrics:
-            metric = self.terms.metric(name)
-            for segment in metric.source.excluding:
-                if segment in asked or any(s.segment == segment for s in query.segments):
-                    continue
-                query.segments.append(SegmentRef(segment=segment, exclude=True))
-                label = self.terms.segment(segment)[0].label or segment.replace("_", " ")
-                self._defaults[segment] = (
-                    f"{metric.label} leaves out {label.lower()} unless asked (say "
-                    f"'including {label.lower()}' to count them).")
 
     def _removals(self, query: SemanticQuery, intent: Intent, tables: list[str]) -> None:
         for grain in intent.removed_grains:

@@ -111,9 +111,8 @@ def summarize(
                 words = [subject, _join(_qualifiers(query, terms, today, segments=False)), period,
                          "are in the " + " and the ".join(
                              _segment_label(s.segment, terms) for s in segment_in)]
-                usual = default_exclusions(query, terms)
                 words += [f"excluding {_segment_label(s.segment, terms)}"
-                          for s in query.segments if s.exclude and s.segment not in usual]
+                          for s in query.segments if s.exclude]
             return _sentence(" ".join(w for w in words if w) + change)
         verb = "were" if metric.label.lower().endswith("s") else "was"
         words = [metric.label, *qualifiers, period, verb, value]
@@ -154,32 +153,14 @@ def summarize(
 
 
 def _qualifiers(
-    query: SemanticQuery, terms: Terms, today: date, *, segments: bool = True,
-    defaults: bool = False,
+    query: SemanticQuery, terms: Terms, today: date, *, segments: bool = True
 ) -> list[str]:
-    """Filters and segments in words; a metric's default exclusions only with ``defaults``
-    (the interpretation says them once, the one-line summary leaves them out)."""
     out = [_filter_words(f, terms, today) for f in query.filters]
-    usual = set() if defaults else default_exclusions(query, terms)
     if segments:
         for ref in query.segments:
-            if ref.exclude and ref.segment in usual:
-                continue
             label = lower(_segment_label(ref.segment, terms))
             out.append(f"excluding {label}" if ref.exclude else f"in the {label}")
     return [o for o in out if o]
-
-
-def default_exclusions(query: SemanticQuery, terms: Terms) -> set[str]:
-    """Segments every metric of the query leaves out unless asked (its ``excluding``)."""
-    found: set[str] | None = None
-    for name in query.metrics:
-        try:
-            excluding = set(terms.metric(name).source.excluding)
-        except SkipperError:
-            return set()
-        found = excluding if found is None else found & excluding
-    return found or set()
 
 
 def _filter_words(item: Filter, terms: Terms, today: date) -> str:

@@ -211,6 +211,8 @@ class Vocabulary:
         if len(winners) != 1:
             return None
         winner = winners.pop()
+        if len(winner) < 4:  # "dept" is not the agency code DEP: short words are codes
+            return None
         return winner if abs(len(winner) - len(word)) <= limit and winner[0] == word[0] else None
 
     def suggest(self, word: str, limit: int = 3) -> list[str]:
