@@ -248,3 +248,54 @@ def test_excluding_must_name_a_segment(tmp_path: Path) -> None:
         Catalog.load(tmp_path)
     assert "excluding names 'staff'" in caught.value.message
     assert "desk.yaml:" in caught.value.message
+
+
+# ---- operators: aggregates of a column, distinct counts ---------------------------------------
+@pytest.mark.parametrize(("question", "gold_sql"), [
+    ("average cost by plan",
+     "SELECT a.plan, avg(s.cost) FROM shipments s JOIN accounts a USING (account_id) "
+     "GROUP BY a.plan"),
+    ("avg cost per ship mode last month",
+     "SELECT ship_mode, avg(cost) FROM shipments WHERE shipped_at >= DATE '2025-08-01' "
+     "AND shipped_at < DATE '2025-09-01' GROUP BY ship_mode"),
+    ("median cost", "SELECT median(cost) FROM shipments"),
+    ("the largest cost", "SELECT max(cost) FROM shipments"),
+    ("minimum cost of air shipments", "SELECT min(cost) FROM shipments WHERE ship_mode = 'AIR'"),
+    ("how many distinct cities", "SELECT count(DISTINCT city) FROM accounts"),
+    ("which plan has the highest average cost",
+     "SELECT a.plan, avg(s.cost) AS c FROM shipments s JOIN accounts a USING (account_id) "
+     "GROUP BY a.plan ORDER BY c DESC LIMIT 1"),
+])
+def test_aggregates_of_a_column(planner: CatalogPlanner, desk: Any, gold_database: GoldDatabase,
+                                question: str, gold_sql: str) -> None:
+    _answer(planner, desk, gold_database, question, gold_sql)
+
+
+@pytest.mark.parametrize("question", [
+    "cost by plan",                              # a number column with nothing to compute
+    "highest cost by plan",                      # rank the plans, or each plan's maximum?
+    "average shipping cost",                     # an average of a total: per what?
+    "number of different plans among tickets",   # distinct plans of which rows?
+    "average",
+    "average shipping cost in minutes",          # a unit the catalog does not state
+])
+def test_operators_that_do_not_fit_are_declined(planner: CatalogPlanner, question: str) -> None:
+    plan = planner.plan(question)
+    assert plan.status == "cannot_answer", plan.sql
+    assert plan.sql is None
+
+
+@pytest.mark.parametrize("question", ["and shipping cost?", "what about last week?",
+                                      "only enterprise accounts", "by plan please"])
+def test_a_follow_up_with_nothing_before_is_declined(
+    planner: CatalogPlanner, question: str
+) -> None:
+    plan = planner.plan(question)
+    assert plan.status == "cannot_answer", plan.sql
+    assert "follow-up" in plan.message
+
+
+def test_a_period_after_today_is_declined(planner: CatalogPlanner) -> None:
+    plan = planner.plan("tickets in November 2025")
+    assert plan.status == "cannot_answer", plan.sql
+    assert "after today" in plan.message

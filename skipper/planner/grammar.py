@@ -40,6 +40,14 @@ _key("most", "most", "highest", "largest", "biggest", "greatest", "maximum", "to
 _key("least", "least", "fewest", "lowest", "smallest", "minimum", "bottom", "lightest", "quietest",
      "worst", "ascending", "asc", "low to high")
 _key("howmany", "how many", "number of", "count of", "count", "total number of", "num of")
+# Aggregates of one column ("average cost", "how many distinct cities").
+_key("avg", "average", "avg", "mean", "average of", "avg of", "mean of", "on average")
+_key("median", "median", "median of")
+_key("min", "minimum", "min", "minimum of")
+_key("max", "maximum", "max", "maximum of")
+_key("distinct", "distinct", "different", "unique", "how many distinct", "how many different",
+     "how many unique", "number of distinct", "number of different", "number of unique",
+     "count of distinct", "count of unique", "count distinct")
 _key("compare", "compared to", "compared with", "compare to", "compare with", "compare",
      "comparing", "versus", "vs", "against", "relative to", "change", "changed", "difference",
      "delta", "growth", "grown", "grew", "increase", "decrease", "change from", "change since",

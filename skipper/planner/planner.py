@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlglot import exp
 
 from skipper.catalog import Catalog
 from skipper.clock import Clock
@@ -95,8 +96,11 @@ class CatalogPlanner:
                         interpretation=said)
         scanned = scan(question, self.vocabulary, self.clock.today(), words)
         corrections = [f"{typo} -> {fixed}" for typo, fixed in scanned.corrections]
-        intent = Reader(scanned.items, self._is_time, self._is_entity,
-                        [w.text for w in scanned.words]).read()
+        reader = Reader(scanned.items, self._is_time, self._is_entity,
+                        [w.text for w in scanned.words])
+        reader.is_average = self._is_average
+        reader.distinct_column = self._distinct_column
+        intent = reader.read()
         refusal = self._refusal(intent, [w.text for w in scanned.words], previous)
         if refusal is not None:
             return refusal.model_copy(update={"question": question, "corrections": corrections})
@@ -130,6 +134,9 @@ class CatalogPlanner:
         except ValidationError as error:
             problem = error.errors()[0]["msg"].removeprefix("Value error, ")
             return self._cannot(question, _sentence(problem), corrections=corrections)
+        unit = self._unit_problem(query, intent.units)
+        if unit is not None:
+            return self._cannot(question, unit, corrections=corrections)
         if followup and previous is not None and query == previous:
             return self._cannot(
                 question, "I read nothing in this follow-up that changes the previous question "
@@ -257,6 +264,33 @@ class CatalogPlanner:
     def _is_time(self, meaning: Meaning) -> bool:
         return meaning.kind == "dimension" and self.terms.is_time(meaning.name)
 
+    def _unit_problem(self, query: SemanticQuery, units: list[str]) -> str | None:
+        """"in days": only where the metric says it is in days (the catalog has no unit
+        conversions, and a figure in the wrong unit is a wrong answer)."""
+        for unit in units:
+            singular = unit.removesuffix("s")
+            said = " ".join(
+                f"{m.label} {m.name} {m.source.description} {m.source.format}".lower()
+                for m in (self.terms.metric(name) for name in query.metrics))
+            said = said.replace("usd", "usd dollars").replace("percent", "percent")
+            if singular not in said:
+                return (f"The catalog does not say the figure is in {unit}, and Skipper does "
+                        "not convert units; ask without 'in " + unit + "'.")
+        return None
+
+    def _is_average(self, meaning: Meaning) -> bool:
+        return meaning.kind == "metric" and isinstance(self.terms.metric(meaning.name).expr,
+                                                       (exp.Avg, exp.Median))
+
+    def _distinct_column(self, meaning: Meaning) -> str | None:
+        """The column a dimension reads, for "how many distinct <dimension>"."""
+        if meaning.kind != "dimension":
+            return None
+        dimension = self.terms.dimension(meaning.name)
+        if dimension.column is None:
+            return None
+        return f"{dimension.table.name}.{dimension.column.name}"
+
     def _is_entity(self, meaning: Meaning) -> bool:
         if meaning.kind == "table":
             return True
@@ -282,18 +316,22 @@ def _normalise(question: str) -> str:
     return " ".join(t.text for t in tokens(question) if t.text not in {",", ";"})
 
 
-_REFINING_STARTS = frozenset({"only", "just", "now", "then", "and", "also", "instead", "but",
-                              "same", "by", "per", "except", "excluding", "without", "what about",
-                              "how about", "plus", "again"})
+# Openings that continue a conversation ("and PM2.5?", "what about April?") and openings that
+# narrow a question ("only business customers", "by carrier").
+_CONTINUING = frozenset({"and", "also", "now", "then", "instead", "but", "same", "again", "plus",
+                         "what about", "how about"})
+_REFINING = frozenset({"only", "just", "by", "per", "except", "excluding", "without"})
 
 
 def _only_refines(intent: Intent, words: list[str]) -> bool:
-    """"only business customers", "by carrier please", "what about April?" with nothing before:
-    a refinement of a question that is not there (read alone it would be another question)."""
+    """"only business customers", "by carrier please", "and PM2.5?" with nothing before: a
+    refinement of a question that is not there (read alone it would be another question)."""
     if not words:
         return False
-    start = " ".join(words[:2]) if " ".join(words[:2]) in _REFINING_STARTS else words[0]
-    if start not in _REFINING_STARTS:
+    pair = " ".join(words[:2])
+    if pair in _CONTINUING or words[0] in _CONTINUING:
+        return True
+    if words[0] not in _REFINING:
         return False
     return not any(not m.weak for m in intent.metrics) and not intent.howmany
 

@@ -69,9 +69,14 @@ class Intent:
     singular_target: bool = False
     verbs: list[Mention] = field(default_factory=list)  # "opened", "did we ship": events
     named: list[MetricMention] = field(default_factory=list)  # every metric noun, kept or not
+    aggregated_superlative: bool = False  # "the largest subtotal": max, so no ranking
+    units: list[str] = field(default_factory=list)  # "in days": checked against the metric
     # Words with two readings the grammar cannot settle: (the words as scanned, [rephrasings]).
     readings: list[tuple[str, list[str]]] = field(default_factory=list)
 
+
+_AGGREGATES = {"avg": "avg", "median": "median", "min": "min", "max": "max",
+               "distinct": "count_distinct"}
 
 # Comparison words that ask for the difference, not just the two periods side by side.
 _CHANGE_WORDS = frozenset({"change", "changed", "difference", "delta", "growth", "grown", "grew",
@@ -99,6 +104,8 @@ class Reader:
     ) -> None:
         self.items = items
         self.words = words or []
+        self.is_average: Callable[[Meaning], bool] = lambda meaning: False
+        self.distinct_column: Callable[[Meaning], str | None] = lambda meaning: None
         self.is_time = is_time_dimension
         self.is_entity = is_entity_count
         self.intent = Intent()
@@ -107,12 +114,16 @@ class Reader:
         self.bound: set[int] = set()
         self.last_metric: int | None = None
         self.last_content: int | None = None
+        self.aggregate: tuple[str, Item] | None = None  # "average" waiting for its column
 
     def read(self) -> Intent:
         for index, item in enumerate(self.items):
             self._item(index, item)
             if item.kind not in ("and",):
                 self.last_content = index if item.kind == "term" else self.last_content
+        if self.aggregate is not None:
+            word = self.aggregate[1].text
+            self.intent.problems.append(f"'{word}' needs a number column to apply to")
         self._choose_metrics()
         self._events()
         return self.intent
@@ -141,6 +152,10 @@ class Reader:
             intent.listing = True
         elif kind == "howmany":
             intent.howmany = True
+        elif kind == "unit":
+            intent.units.append(item.text)
+        elif kind in _AGGREGATES:
+            self.aggregate = (_AGGREGATES[kind], item)
         elif kind == "rank":
             intent.limit = item.n
             if item.direction:
@@ -227,6 +242,9 @@ class Reader:
         meanings = self._verb_or_value(index, item)
         if not meanings:
             return
+        meanings = self._aggregated(index, item, meanings)
+        if not meanings:
+            return
         values = {m for m in meanings if m.kind == "value"}
         segments = {m for m in meanings if m.kind == "segment"}
         dims = {m for m in meanings if m.kind == "dimension"}
@@ -286,6 +304,15 @@ class Reader:
                 self._promote_breakdown(mention)
             self.mode = None
             return
+        if segments and metrics and not values and {m.table for m in segments} == {
+                m.table for m in metrics}:
+            # "customers": the count, or the segment of the same table. After another metric
+            # ("orders from Canadian customers") it says whose; otherwise it is what is counted.
+            if any(not m.weak and {x.table for x in m.meanings} != {x.table for x in metrics}
+                   for m in intent.metrics):
+                metrics = set()
+            else:
+                segments = set()
         if len([group for group in (values, segments, metrics) if group]) > 1:
             intent.problems.append(
                 f"'{item.text}' could mean "
@@ -326,6 +353,49 @@ class Reader:
             intent.singular_target = intent.singular_target or not item.plural
         if mode == "top":
             self.mode = None
+
+    def _aggregated(self, index: int, item: Item, meanings: set[Meaning]) -> set[Meaning]:
+        """"average cost" -> avg(shipments.cost); "how many distinct cities" ->
+        count_distinct(accounts.city); "the smallest subtotal" (nothing to rank) -> min. A
+        number column named without one is not a question of its own."""
+        intent = self.intent
+        measures = {m for m in meanings if m.kind == "measure"}
+        others = meanings - measures
+        pending, self.aggregate = self.aggregate, None
+        before = self.items[index - 1] if index > 0 else None
+        if pending is None and measures and before is not None and before.kind in (
+                "most", "least") and not others:
+            pending = ("max" if before.kind == "most" else "min", before)
+            intent.superlative = False  # "the largest subtotal": the maximum, not a ranking
+            intent.aggregated_superlative = True
+        if pending is None:
+            if measures and not others:
+                intent.problems.append(
+                    f"'{item.text}' is a number column; say what to compute of it (average, "
+                    "total, minimum, maximum, median)")
+                return set()
+            return others or meanings
+        function, word = pending
+        if function == "count_distinct":
+            columns = {m for m in others if m.kind == "dimension"}
+            names = {self.distinct_column(m) for m in columns} - {None}
+        else:
+            metrics = {m for m in others if m.kind == "metric"}
+            if function == "avg" and metrics and all(self.is_average(m) for m in metrics):
+                return others  # "average PM2.5" where the metric is an average already
+            names = {m.name for m in measures}
+        if len(names) != 1:
+            intent.problems.append(
+                f"'{word.text} {item.text}': "
+                + ("which column is meant is not clear" if names else
+                   f"'{item.text}' is not a column {word.text} applies to"))
+            return set()
+        column = names.pop()
+        assert column is not None
+        table = column.split(".", 1)[0]
+        metric = Meaning("metric", f"{function}({column})", table)
+        self._metric(index, item, {metric}, set())
+        return set()
 
     def _verb_or_value(self, index: int, item: Item) -> set[Meaning]:
         """Split off a metric's verb: "did we open", "tickets opened" name the event, not a
@@ -445,6 +515,16 @@ class Reader:
     def _choose_metrics(self) -> None:
         self.intent.named = list(self.intent.metrics)
         self._choose()
+        kept = {m.table for mention in self.intent.metrics for m in mention.meanings}
+        for mention in self.intent.named:
+            if mention in self.intent.metrics:
+                continue
+            if any(m.name.startswith("count_distinct(") for k in self.intent.metrics
+                   for m in k.meanings) and not {m.table for m in mention.meanings} <= kept:
+                self.intent.problems.append(
+                    f"counting distinct values 'among {mention.text}' would need them matched "
+                    f"to {mention.text}; ask e.g. '{mention.text} by …' instead")
+                return
 
     def _choose(self) -> None:
         """Keep the metrics asked for; drop entity nouns that only say what is filtered.

@@ -24,6 +24,7 @@ from skipper.planner.query import (
 from skipper.planner.reader import Intent, Mention, MetricMention
 from skipper.planner.terms import Terms
 from skipper.planner.vocabulary import Meaning, Vocabulary
+from skipper.planner.words import phrase_key
 
 
 class Resolver:
@@ -115,6 +116,12 @@ class Resolver:
                             suggestions=self.vocabulary.headline_terms(),
                         )
                     found.add(counted)
+            if len(found) > 1:  # the metric named exactly so wins over synonyms of others
+                said = phrase_key(mention.text)
+                exact = {name for name in found
+                         if said in (phrase_key(name), phrase_key(self.terms.metric(name).label))}
+                if len(exact) == 1:
+                    found = exact
             if len(found) > 1:
                 raise PlannerError(
                     f"'{mention.text}' could be any of the metrics {', '.join(sorted(found))}; "
@@ -419,6 +426,10 @@ class Resolver:
         elif (intent.superlative and intent.singular_target and intent.listing
               and query.breakdowns):
             query.limit = 1
+        if intent.aggregated_superlative and query.breakdowns:
+            raise PlannerError(
+                "'the largest/smallest …' with a breakdown could rank the groups or take each "
+                "group's maximum; ask 'maximum … by …' or 'which … has the highest …'")
         if (intent.superlative or intent.limit is not None) and not query.order and (
             not query.breakdowns or not query.metrics
         ):

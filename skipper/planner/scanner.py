@@ -75,7 +75,15 @@ def scan(question: str, vocabulary: Vocabulary, today: date, words: list[Token])
     return Scan(items, corrections, words)
 
 
+# "in days", "in hours", "in USD": the unit a question wants a figure in.
+UNITS = frozenset({"seconds", "minutes", "hours", "days", "weeks", "months", "years", "dollars",
+                   "usd", "euros", "eur", "miles", "kilometers", "kilometres", "km", "percent",
+                   "cents", "gb", "mb", "bytes"})
+
+
 def _length(item: Item, words: list[Token]) -> int:
+    if item.kind == "unit":
+        return 2
     return max(1, len(item.text.split()))
 
 
@@ -84,6 +92,8 @@ def _read(words: list[Token], i: int, vocabulary: Vocabulary, today: date) -> It
     stems = [w.stem for w in words]
     candidates: list[tuple[int, int, Item]] = []  # (length, priority, item)
 
+    if texts[i] == "in" and i + 1 < len(texts) and texts[i + 1] in UNITS:
+        return Item("unit", texts[i + 1], i, plural=True)  # "in days": the unit of a figure
     found = match_period(texts, i, today)
     if found is not None:
         length, time_range = found

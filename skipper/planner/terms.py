@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -10,6 +11,12 @@ from sqlglot import exp
 from skipper.catalog import Catalog, Column, Dimension, Metric, Segment, Table
 from skipper.errors import SkipperError, UnknownTermError
 
+# Aggregates a question may ask of one column ("average cost", "how many distinct cities").
+AGGREGATE = re.compile(r"^(avg|median|min|max|sum|count_distinct)\((\w+)\.(\w+)\)$",
+                       re.IGNORECASE)
+NUMERIC_AGGREGATES = {"avg": "average", "median": "median", "min": "minimum", "max": "maximum",
+                      "sum": "total"}
+_SECRET_TAGS = {"pii", "secret", "weight"}
 _TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
 _NUMBER_PREFIXES = ("INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "DOUBLE", "FLOAT", "REAL",
                     "DECIMAL", "NUMERIC", "UBIGINT", "UINTEGER", "INTEGER")
@@ -72,6 +79,10 @@ class Terms:
     def metric(self, name: str) -> ResolvedMetric:
         key = name.lower()
         if key not in self._metrics:
+            derived = AGGREGATE.match(name.strip())
+            if derived is not None:
+                self._metrics[key] = self._aggregate(*derived.groups())
+                return self._metrics[key]
             metric = self.catalog.find_metric(name)
             if metric is None:
                 known = ", ".join(m.name for m in self.catalog.metrics) or "none"
@@ -96,6 +107,48 @@ class Terms:
             entity_count=counts_rows(expr, table),
             source=metric,
         )
+
+    def _aggregate(self, function: str, table_name: str, column_name: str) -> ResolvedMetric:
+        """``avg(shipments.cost)``: an aggregate of one catalog column, asked for in words
+        ("average cost") rather than declared; dated like the table's declared metrics."""
+        function = function.lower()
+        table = self.catalog.find_table(table_name)
+        column = table.column(column_name) if table is not None else None
+        if table is None or column is None or {t.lower() for t in column.tags} & _SECRET_TAGS:
+            raise UnknownTermError(f"no column {table_name}.{column_name} to aggregate",
+                                   term=f"{table_name}.{column_name}")
+        numeric = (column.type or "").upper().startswith(_NUMBER_PREFIXES)
+        if function in NUMERIC_AGGREGATES and not numeric:
+            raise UnknownTermError(f"{table.name}.{column.name} is not a number, so it has no "
+                                   f"{NUMERIC_AGGREGATES[function]}", term=column.name)
+        target = exp.column(column.name, table=table.name)
+        expr: exp.Expr
+        if function == "count_distinct":
+            expr = exp.Count(this=exp.Distinct(expressions=[target]))
+        else:
+            expr = exp.func(function, target)
+        label = column.label or column.name.replace("_", " ")
+        words = {"count_distinct": "distinct", **NUMERIC_AGGREGATES}[function]
+        label = f"{words.capitalize()} {label}" if function != "count_distinct" else (
+            f"Distinct {label} values")
+        time_column = self._table_time_column(table)
+        source = Metric.model_construct(
+            name=f"{function}({table.name}.{column.name})", label=label, description="",
+            synonyms=[], table=table.name, expr=expr.sql(dialect=self.catalog.dialect),
+            filters=[], time_column=time_column.name if time_column else None,
+            format="integer" if function == "count_distinct" else "number",
+            excluding=[], verbs=None)
+        return ResolvedMetric(
+            name=source.name, label=label, table=table, expr=expr, filters=[],
+            time_column=time_column, format=source.format, entity_count=False, source=source)
+
+    def _table_time_column(self, table: Table) -> Column | None:
+        """The time column the table's declared metrics agree on, if they agree."""
+        names = {m.time_column.lower() for m in self.catalog.metrics
+                 if m.table.lower() == table.name.lower() and m.time_column}
+        if len(names) != 1:
+            return None
+        return table.column(names.pop())
 
     # ---- dimensions ---------------------------------------------------------------------
     def dimension(self, name: str) -> ResolvedDimension:

@@ -18,7 +18,7 @@ from skipper.planner.terms import Terms, kind_of
 from skipper.planner.verbs import inflections, verbs_of_time_column
 from skipper.planner.words import Token, humanise, phrase_key, tokens
 
-Kind = Literal["metric", "dimension", "value", "segment", "table", "verb"]
+Kind = Literal["metric", "dimension", "value", "segment", "table", "verb", "measure"]
 _HIDDEN_TAGS = {"pii", "id", "weight", "secret"}
 
 
@@ -52,6 +52,7 @@ class Vocabulary:
         self._labels: dict[str, str] = {}  # suggestion text -> kind
         self._entity_metric: dict[str, str] = {}
         self._value_words: dict[Meaning, set[tuple[str, ...]]] = defaultdict(set)
+        self._value_word_set: set[str] = set()
         self._build()
         self.max_len = max((len(k) for k in self._phrases), default=1)
         self.words = sorted({w for key in self._phrases for w in key})
@@ -122,6 +123,12 @@ class Vocabulary:
         for column in table.columns:
             if _HIDDEN_TAGS & {t.lower() for t in column.tags}:
                 continue
+            if kind_of(column) == "number" and not column.values:
+                measure = Meaning("measure", f"{table.name}.{column.name}", table.name,
+                                  declared=False)
+                for text in [column.name, column.label or "", *column.synonyms]:
+                    if text:  # a number column: what "average X", "the largest X" apply to
+                        self._add(text, measure, suggest=False)
             names = covered.get((table.name.lower(), column.name.lower())) or []
             if not names:
                 implicit = Meaning("dimension", f"{table.name}.{column.name}", table.name,
@@ -144,6 +151,7 @@ class Vocabulary:
                 meaning = Meaning("value", name, table.name, value=value)
                 self._add(str(value), meaning)
                 self._value_words[meaning].add(tuple(t.text for t in tokens(str(value))))
+                self._value_word_set.update(t.stem for t in tokens(str(value)))
 
     def _meanings_of(self, ref: str) -> list[Meaning]:
         catalog = self.catalog
@@ -213,6 +221,8 @@ class Vocabulary:
         winner = winners.pop()
         if len(winner) < 4:  # "dept" is not the agency code DEP: short words are codes
             return None
+        if best > 1 and winner in self._value_word_set:
+            return None  # "brazilian" is not a misspelt "brasilia": values need a closer match
         return winner if abs(len(winner) - len(word)) <= limit and winner[0] == word[0] else None
 
     def suggest(self, word: str, limit: int = 3) -> list[str]:
