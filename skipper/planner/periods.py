@@ -35,6 +35,7 @@ _RANGE_END = {"to", "until", "till", "through", "thru", "and"}
 _SUFFIXES = {"st", "nd", "rd", "th"}
 _IN = {"in", "during", "for", "over", "of", "throughout", "on"}
 _UNTIL = {"until", "till", "through", "thru", "before"}
+_EARLIEST = date(1900, 1, 1)  # where TimeRange.resolve starts a range with no start
 
 
 def number(word: str) -> int | None:
@@ -290,7 +291,7 @@ def _open_ended(words: list[str], i: int, today: date) -> tuple[int, TimeRange] 
     if word not in _UNTIL and word not in ("since", "after", "starting", "from"):
         return None
     found = span(words, i + offset, today)
-    day = _date(words, i + offset, today) if word in _UNTIL else None  # "since May 3": _since
+    day = _date(words, i + offset, today) if word in _UNTIL | {"from"} else None  # else _since
     if day is not None and (found is None or day[0] > found[0]):
         length, start, end = day[0], day[1], day[1]
     elif found is not None:
@@ -306,6 +307,8 @@ def _open_ended(words: list[str], i: int, today: date) -> tuple[int, TimeRange] 
     if word == "after":
         return offset + length, TimeRange(start=end + timedelta(days=1))
     if word == "before":
+        if start <= _EARLIEST:  # nothing before the start of every open range
+            return None
         return offset + length, TimeRange(end=start - timedelta(days=1))
     return offset + length, TimeRange(end=end)
 

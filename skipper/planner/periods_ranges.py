@@ -27,7 +27,8 @@ _LAST = {"last": {"quarter": 4, "half": 2}, "final": {"quarter": 4, "half": 2}}
 _SPAN_MONTHS = {"year": 12, "half": 6, "quarter": 3, "month": 1}
 _CODE = re.compile(r"([qh])([1-4])")
 _LINKS = {"to", "until", "till", "through", "thru"}  # "and" only after "between"
-# "compare 2024 to 2025", "change from May to June": the "to" compares, it does not span.
+# "compare 2024 to 2025", "growth between 2024 and 2025": the "to" or "and" compares two
+# periods, it does not span them.
 _COMPARE_VERBS = {"compare", "comparing", "change", "changed", "growth", "grow", "grew", "grown",
                   "increase", "increased", "decrease", "decreased", "difference", "delta", "went",
                   "rise", "rose", "fall", "fell", "jump", "jumped"}
@@ -138,7 +139,7 @@ def span_range(words: list[str], i: int, today: date) -> tuple[int, TimeRange] |
     a, b = first[1], second[1]
     if not link and (a.unit != b.unit or b.year is None or a == b):
         return None
-    if (link == "to" or lead == "from") and _comparing(words, i):
+    if _comparing(words, i):
         return None
     pair = _years(a, b, today)
     if pair is None:
