@@ -387,8 +387,20 @@ class Skipper:
             return self.planner
         key = f"{view.version}:{id(view)}"
         if key not in self._planners:
-            self._planners[key] = CatalogPlanner(view, self.clock)
+            self._planners[key] = CatalogPlanner(view, self.clock, self._column_values)
         return self._planners[key]
+
+    @functools.cached_property
+    def _column_values(self) -> dict[tuple[str, str], list[str]]:
+        """Distinct values of the catalog's text columns, read once (skipper.planner.values)."""
+        from skipper.planner.values import read_values
+
+        def run(sql: str) -> list[tuple[object]]:
+            result = self.engine.execute(sql, max_rows=20_000, timeout_s=5)
+            columns = [result.table.column(i).to_pylist() for i in range(result.table.num_columns)]
+            return list(zip(*columns, strict=True))
+
+        return read_values(self.catalog, run)
 
     def _llm_visibility(self, user: str | None) -> LLMVisibility:
         from skipper.llm.retrieval import Visibility as LLMVisibility
@@ -433,7 +445,7 @@ class Skipper:
         """The offline catalog planner (built once: it indexes the catalog's vocabulary)."""
         from skipper.planner import CatalogPlanner
 
-        return CatalogPlanner(self.catalog, self.clock)
+        return CatalogPlanner(self.catalog, self.clock, self._column_values)
 
     def ask(
         self,

@@ -59,9 +59,11 @@ class TableFreshness:
         }
 
 
-def _day(value: object) -> date | None:
+def _day(value: object, *, last: bool = False) -> date | None:
     if isinstance(value, datetime):
         return value.date()
+    if isinstance(value, int) and not isinstance(value, bool) and 1000 <= value <= 9999:
+        return date(value, 12, 31) if last else date(value, 1, 1)  # a column of years
     return value if isinstance(value, date) else None
 
 
@@ -132,7 +134,8 @@ class FreshnessMonitor:
             first, last = (result.table.column(i)[0].as_py() for i in range(2))
         except EngineError:
             first = last = None
-        found = (_day(first), _day(last)) if first is not None and last is not None else None
+        found = ((_day(first), _day(last, last=True))
+                 if first is not None and last is not None else None)
         if found is not None and (found[0] is None or found[1] is None):
             found = None
         with self._lock:

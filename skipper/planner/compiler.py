@@ -26,6 +26,7 @@ from skipper.planner.terms import (
     ResolvedMetric,
     Terms,
     is_date_type,
+    is_year_type,
 )
 
 PREVIOUS = "_previous"
@@ -502,6 +503,15 @@ def _within(
     column: exp.Expr, window: tuple[date, date], type_name: str | None
 ) -> exp.Expr:
     start, end = window
+    if is_year_type(type_name):  # a column of years (2021): whole years only
+        if (start.month, start.day) != (1, 1) or (end.month, end.day) != (12, 31):
+            raise TimeColumnError(
+                f"the data is dated by year only, so it cannot be limited to "
+                f"{start.isoformat()} to {end.isoformat()}; ask for whole years (e.g. 'in 2020')")
+        if start.year == end.year:
+            return column.eq(exp.Literal.number(start.year))
+        return exp.Between(this=column, low=exp.Literal.number(start.year),
+                           high=exp.Literal.number(end.year))
     if is_date_type(type_name):
         if start == end:
             return column.eq(_date_literal(start))
@@ -519,6 +529,10 @@ def left_out(metric: ResolvedMetric, query: SemanticQuery) -> list[str]:
 
 
 def _truncate(column: exp.Expr, grain: Grain, type_name: str | None) -> exp.Expr:
+    if is_year_type(type_name):
+        if grain != "year":
+            raise TimeColumnError(f"the data is dated by year only, so it has no {grain}s")
+        return column
     if grain == "day":
         return column if is_date_type(type_name) else exp.cast(column, exp.DataType.Type.DATE)
     if grain == "year":  # "per year": 2016, as people write years

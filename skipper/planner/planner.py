@@ -62,12 +62,17 @@ class CatalogPlanner:
 
     name = "catalog"
 
-    def __init__(self, catalog: Catalog, clock: Clock) -> None:
+    def __init__(
+        self, catalog: Catalog, clock: Clock,
+        values: dict[tuple[str, str], list[str]] | None = None,
+    ) -> None:
+        """``values``: distinct values of text columns read from the data
+        (skipper.planner.values), so names the catalog does not list still map."""
         self.catalog = catalog
         self.clock = clock
         self.terms = Terms(catalog)
         self.compiler = Compiler(catalog, self.terms)
-        self.vocabulary = Vocabulary(catalog, self.terms)
+        self.vocabulary = Vocabulary(catalog, self.terms, values or {})
         self._verified = {
             _normalise(q.question): q for q in catalog.verified_queries
         }

@@ -92,6 +92,10 @@ _SUBJECT_CUES = frozenset({"did", "do", "does", "we", "they", "you", "i", "get",
                            "customers"})
 
 
+_AUXILIARIES = frozenset({"did", "do", "does", "have", "has", "had", "will", "would", "were",
+                         "was"})
+
+
 class Reader:
     """Walks the items once, keeping the mode set by the last keyword ("by", "excluding" ...)."""
 
@@ -304,6 +308,12 @@ class Reader:
                 self._promote_breakdown(mention)
             self.mode = None
             return
+        previous = self.items[index - 1] if index > 0 else None
+        if metrics and dims and not values and not segments and previous is not None:
+            if previous.kind == "list" and not item.plural:
+                metrics = set()  # "which country had the most cities": the country is the group
+            elif previous.kind in ("most", "least", "howmany"):
+                dims = set()  # ... and the cities are counted
         if segments and metrics and not values and {m.table for m in segments} == {
                 m.table for m in metrics}:
             # "customers": the count, or the segment of the same table. After another metric
@@ -410,7 +420,8 @@ class Reader:
         if nouns:  # "orders": the noun, whatever verb it also is
             return rest
         values = {m for m in rest if m.kind == "value"}
-        if rest - values:  # a declared dimension or segment ("signed up": the signup date)
+        own = {m for m in rest if m.kind == "dimension" and m.name in {v.name for v in values}}
+        if rest - values - own:  # a declared dimension or segment ("signed up": signup date)
             return rest
         if values:
             reading = self._grammar(index, item, verbs)
@@ -436,6 +447,9 @@ class Reader:
             return "value"
         if before in _SUBJECT_CUES:
             return "verb"
+        earlier = words[item.start - 2] if item.start >= 2 else ""
+        if earlier in _AUXILIARIES:
+            return "verb"  # "did UPS ship", "have customers opened"
         later = index + 1  # "open tickets", "open P1 tickets": adjectives before their noun
         while later < len(self.items) and self.items[later].kind == "term" and any(
             m.kind in ("value", "segment") for m in self.items[later].meanings

@@ -12,6 +12,7 @@ from datetime import date
 from skipper.catalog import Catalog
 from skipper.errors import PlannerError, SkipperError
 from skipper.planner.joins import JoinGraph
+from skipper.planner.places import country_of
 from skipper.planner.query import (
     Breakdown,
     Comparison,
@@ -178,6 +179,19 @@ class Resolver:
             )
         best = min(costs.values())
         winners = {key for key, cost in costs.items() if cost == best}
+        if len(winners) > 1:  # the value written as the question says it beats an alias of it
+            said = phrase_key(mention.text)
+            exact = {(m.kind, m.name) for m in meanings if (m.kind, m.name) in winners
+                     and m.kind == "value" and phrase_key(str(m.value)) == said}
+            if len(exact) == 1:
+                winners = exact
+        if len(winners) > 1:  # one country as a code and as a name in one table: the name
+            chosen_values = [m for m in meanings if (m.kind, m.name) in winners]
+            places = {country_of(str(m.value)) for m in chosen_values if m.kind == "value"}
+            if (len(chosen_values) == len(winners) and len({m.table for m in chosen_values}) == 1
+                    and len(places) == 1 and None not in places):
+                longest = max(chosen_values, key=lambda m: len(str(m.value)))
+                winners = {(longest.kind, longest.name)}
         if len(winners) > 1:
             raise self._ambiguous(mention, {m for m in meanings if (m.kind, m.name) in winners})
         kind, name = winners.pop()

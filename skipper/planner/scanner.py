@@ -63,6 +63,12 @@ def scan(question: str, vocabulary: Vocabulary, today: date, words: list[Token])
                 corrections.append((words[i].text, fixed))
                 words[i] = Token(fixed, stem(fixed))
                 continue
+            ahead = _correct_ahead(words, i, vocabulary, today, extra)
+            if ahead is not None:  # "nitrogen dioxde": the typo is in the phrase's 2nd word
+                j, fixed = ahead
+                corrections.append((words[j].text, fixed))
+                words[j] = Token(fixed, stem(fixed))
+                continue
             item = Item("unknown", words[i].text, i)
             if words[i].stem in CHANGE_VERBS or words[i].text in CHANGE_VERBS:
                 item.kind = "change"
@@ -79,6 +85,21 @@ def scan(question: str, vocabulary: Vocabulary, today: date, words: list[Token])
 UNITS = frozenset({"seconds", "minutes", "hours", "days", "weeks", "months", "years", "dollars",
                    "usd", "euros", "eur", "miles", "kilometers", "kilometres", "km", "percent",
                    "cents", "gb", "mb", "bytes"})
+
+
+def _correct_ahead(
+    words: list[Token], i: int, vocabulary: Vocabulary, today: date, extra: list[str]
+) -> tuple[int, str] | None:
+    """A correction of one of the next two words that makes a catalog phrase start at ``i``."""
+    for j in range(i + 1, min(i + 3, len(words))):
+        fixed = vocabulary.correct(words[j].stem, extra) or vocabulary.correct(words[j].text, extra)
+        if fixed is None or fixed == words[j].stem:
+            continue
+        trial = [*words[:j], Token(fixed, stem(fixed)), *words[j + 1:]]
+        item = _read(trial, i, vocabulary, today)
+        if item is not None and item.kind == "term" and _length(item, trial) > j - i:
+            return j, fixed
+    return None
 
 
 def _length(item: Item, words: list[Token]) -> int:

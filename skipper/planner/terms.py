@@ -39,6 +39,12 @@ def is_time_type(type_name: str | None) -> bool:
     return bool(type_name) and str(type_name).upper().startswith(_TIME_TYPES)
 
 
+def is_year_type(type_name: str | None) -> bool:
+    """An integer column used as a time column holds years (``year: 2021``)."""
+    return bool(type_name) and str(type_name).upper().startswith(
+        ("INT", "BIGINT", "SMALLINT", "INTEGER", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT"))
+
+
 def is_date_type(type_name: str | None) -> bool:
     return bool(type_name) and str(type_name).upper() == "DATE"
 

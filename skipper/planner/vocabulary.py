@@ -10,10 +10,13 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from lemminflect import getAllLemmas
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from skipper.catalog import Catalog, Column, Table
+from skipper.planner.grammar import GRAIN_WORDS, KEYWORDS, STOP_WORDS
+from skipper.planner.places import country_aliases
 from skipper.planner.terms import Terms, kind_of
 from skipper.planner.verbs import inflections, verbs_of_time_column
 from skipper.planner.words import Token, humanise, phrase_key, tokens
@@ -45,9 +48,13 @@ class Meaning:
 class Vocabulary:
     """Phrase -> meanings, looked up by stemmed words, longest phrase first."""
 
-    def __init__(self, catalog: Catalog, terms: Terms) -> None:
+    def __init__(
+        self, catalog: Catalog, terms: Terms,
+        values: dict[tuple[str, str], list[str]] | None = None,
+    ) -> None:
         self.catalog = catalog
         self.terms = terms
+        self._read_values = {(t.lower(), c.lower()): v for (t, c), v in (values or {}).items()}
         self._phrases: dict[tuple[str, ...], set[Meaning]] = defaultdict(set)
         self._labels: dict[str, str] = {}  # suggestion text -> kind
         self._entity_metric: dict[str, str] = {}
@@ -142,9 +149,16 @@ class Vocabulary:
             self._add_values(table, column, names)
 
     def _add_values(self, table: Table, column: Column, dimensions: list[str]) -> None:
-        if not column.values or kind_of(column) == "boolean":
+        values = column.values
+        if not values:  # read from the data: a value that is also an English word ("IN",
+            # "US", "May") or a planner keyword would swallow that word in every question
+            read = self._read_values.get((table.name.lower(), column.name.lower())) or []
+            values = [v for v in read if _safe_read_value(v)]
+        if not values or kind_of(column) == "boolean":
             return
-        for value in column.values:
+        strings = [v for v in values if isinstance(v, str)]
+        aliases = country_aliases(strings) if len(strings) >= 2 else None
+        for value in values:
             if isinstance(value, bool):
                 continue
             for name in dimensions:
@@ -152,6 +166,9 @@ class Vocabulary:
                 self._add(str(value), meaning)
                 self._value_words[meaning].add(tuple(t.text for t in tokens(str(value))))
                 self._value_word_set.update(t.stem for t in tokens(str(value)))
+                for alias in (aliases or {}).get(str(value), []):  # "French" -> FR
+                    self._add(alias, meaning, suggest=False)
+                    self._value_words[meaning].add(tuple(t.text for t in tokens(alias)))
 
     def _meanings_of(self, ref: str) -> list[Meaning]:
         catalog = self.catalog
@@ -205,8 +222,9 @@ class Vocabulary:
         return self._entity_metric.get(table.lower())
 
     def correct(self, word: str, extra: list[str]) -> str | None:
-        """The one known word within a small edit distance of ``word`` (a typo), or None."""
-        if len(word) < 4 or not word.isalpha():
+        """The one known word within a small edit distance of ``word`` (a typo), or None.
+        An English word ("bring") is not a typo of another ("being")."""
+        if len(word) < 4 or not word.isalpha() or getAllLemmas(word):
             return None
         limit = 2 if len(word) >= 8 else 1
         candidates = [*self.words, *extra]
@@ -234,3 +252,12 @@ class Vocabulary:
     def headline_terms(self, limit: int = 6) -> list[str]:
         """A few metric names to offer when nothing is close."""
         return [humanise(m.label or m.name).lower() for m in self.catalog.metrics[:limit]]
+
+
+def _safe_read_value(value: object) -> bool:
+    words = [t.text for t in tokens(str(value))]
+    if not words:
+        return False
+    word = words[0]
+    return len(words) > 1 or not (len(word) <= 3 or word in STOP_WORDS
+                                  or (word,) in KEYWORDS or word in GRAIN_WORDS)
