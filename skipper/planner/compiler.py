@@ -147,6 +147,7 @@ class _Compilation:
         period = self._period_condition(group)
         left_out = [set(self.left_out(m)) for m in group.metrics]
         common = set.intersection(*left_out) if left_out else set()
+        nullable: list[exp.Expr] = []  # aggregates that are NULL for a group with no values
         for metric, own_left_out in zip(group.metrics, left_out, strict=True):
             own: list[exp.Expr | None] = [
                 f for f in metric.filters if f.sql() not in {s.sql() for s in shared}
@@ -160,9 +161,10 @@ class _Compilation:
                     exp.alias_(_filtered(metric.expr, own + [previous]), metric.name + PREVIOUS),
                 )
             else:
-                select = select.select(
-                    exp.alias_(_filtered(metric.expr, own), metric.name), copy=False
-                )
+                value = _filtered(metric.expr, own)
+                if not isinstance(metric.expr, exp.Count):
+                    nullable.append(value)
+                select = select.select(exp.alias_(value, metric.name), copy=False)
         conditions = [f.copy() for f in shared]
         if period is not None:
             conditions.append(period)
@@ -175,6 +177,11 @@ class _Compilation:
             select = select.where(exp.and_(*conditions), copy=False)
         if keys:
             select = select.group_by(*[k.copy() for k in keys], copy=False)
+            if nullable and len(nullable) == len(group.metrics):
+                # a group with no value for any metric ("average NO2" of a country that
+                # reported none) is left out, as an average over no rows says nothing
+                select = select.having(exp.not_(exp.and_(*[
+                    exp.Is(this=v.copy(), expression=exp.null()) for v in nullable])), copy=False)
         return _estimated(select, group.table)
 
     def _listing(self) -> exp.Query:
