@@ -255,6 +255,7 @@ class _TargetRun:
 _NOT_ANSWERED = {
     "refused": "the guard refused the SQL (see the error)",
     "cannot_answer": "the system said it cannot answer",
+    "needs_clarification": "the system asked which reading is meant",
     "error": "running it failed (see the error)",
     "missing": "there is no prediction for this question",
 }

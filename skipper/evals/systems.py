@@ -14,8 +14,11 @@ from typing import Any, Literal, Protocol
 
 from skipper.errors import EvalError, GuardError, SkipperError
 
-Outcome = Literal["answer", "refused", "cannot_answer", "error", "missing"]
-DECLINES: tuple[Outcome, ...] = ("refused", "cannot_answer")
+Outcome = Literal["answer", "refused", "cannot_answer", "needs_clarification", "error",
+                  "missing"]
+# Not answering, either way: a question that needs clarifying is not answered (and, for a
+# question the data cannot answer, asking which reading is meant is as good as declining).
+DECLINES: tuple[Outcome, ...] = ("refused", "cannot_answer", "needs_clarification")
 
 
 @dataclass
@@ -69,8 +72,9 @@ def _respond(call: Any, sql_of: str | None = None, audit: Any = None) -> Respons
             "code": "eval.system_crashed", "message": f"{type(error).__name__}: {error}"})
     latency = _since(started)
     calls, tokens = llm_usage(answer, audit)
-    if getattr(answer, "status", "ok") == "cannot_answer":
-        return Response("cannot_answer", sql=None, message=getattr(answer, "message", None),
+    status = getattr(answer, "status", "ok")
+    if status in ("cannot_answer", "needs_clarification"):
+        return Response(status, sql=None, message=getattr(answer, "message", None),
                         latency_ms=latency, llm_calls=calls, llm_tokens=tokens)
     return Response(
         "answer", sql=answer.sql, columns=list(answer.columns), rows=list(answer.rows),
