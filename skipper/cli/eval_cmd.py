@@ -57,6 +57,9 @@ def run(
     min_decline_accuracy: Annotated[float | None, typer.Option(
         help="Exit non-zero when the share of expected declines that happened is below this."
     )] = None,
+    min_precision: Annotated[float | None, typer.Option(
+        help="Exit non-zero when the share of answers given that are right is below this "
+             "(0.99: at most 1 wrong answer in 100).")] = None,
     workers: Annotated[int, typer.Option(help="Cases scored in parallel.")] = 1,
     semantics: Annotated[str | None, typer.Option(
         help="spider (multiset, column permutations) or bird (set of rows).")] = None,
@@ -84,7 +87,8 @@ def run(
                             code="eval.invalid_option")
         for name, line in (("--min-accuracy", min_accuracy),
                            ("--min-answer-accuracy", min_answer_accuracy),
-                           ("--min-decline-accuracy", min_decline_accuracy)):
+                           ("--min-decline-accuracy", min_decline_accuracy),
+                           ("--min-precision", min_precision)):
             if line is not None and not 0 <= line <= 1:
                 raise EvalError(f"{name} is a share between 0 and 1 (e.g. 0.9)",
                                 code="eval.invalid_option")
@@ -122,7 +126,8 @@ def run(
         console.print(styled("Report: [bold]{}[/]", written))
     if json_out is not None:
         console.print(styled("JSON: [bold]{}[/]", json_out))
-    _enforce_lines(result.summary, min_accuracy, min_answer_accuracy, min_decline_accuracy)
+    _enforce_lines(result.summary, min_accuracy, min_answer_accuracy, min_decline_accuracy,
+                   min_precision)
 
 
 def _warn_unmatched(predictions: Any, ids: set[str]) -> None:
@@ -172,6 +177,9 @@ def _print_summary(result: EvalRun, changes: dict[str, Any] | None) -> None:
     table.add_row("declined when expected", f"{summary['decline_correct']} / "
                                             f"{summary['declinable']} "
                                             f"({_share(summary['decline_accuracy'])})")
+    table.add_row("answers given that are right", f"{summary['answered_correct']} / "
+                                                  f"{summary['answered']} "
+                                                  f"({_share(summary['precision'])})")
     table.add_row("validity (guard pass rate)", _share(summary["validity"]))
     table.add_row("refusal precision / recall", f"{_share(summary['refusal_precision'])} / "
                                                 f"{_share(summary['refusal_recall'])}")
@@ -200,7 +208,7 @@ def _print_summary(result: EvalRun, changes: dict[str, Any] | None) -> None:
 
 
 def _enforce_lines(summary: dict[str, Any], *lines: float | None) -> None:
-    names = ("accuracy", "answer_accuracy", "decline_accuracy")
+    names = ("accuracy", "answer_accuracy", "decline_accuracy", "precision")
     below = []
     for name, line in zip(names, lines, strict=True):
         value = summary.get(name)

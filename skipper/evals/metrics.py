@@ -6,6 +6,9 @@ Definitions (every rate is ``null`` when its denominator is zero):
 * ``answer_accuracy``: execution accuracy on turns that expect an answer (the system answered
   and the result matched the gold, see ``skipper.evals.scoring``); ``decline_accuracy``: share
   of turns that expect ``refused``/``cannot_answer`` where the system declined (either way).
+* ``precision``: of the turns the system answered (returned rows), the share that were right —
+  an answer to a question that expects a decline counts as wrong. ``1 - precision`` is the rate
+  of confident wrong answers, the defect that matters most.
 * ``validity``: of the answerable turns where the system produced SQL, the share the guard
   accepted (guard pass rate); ``execution_errors`` counts accepted SQL that then failed.
 * ``refusal_precision`` / ``refusal_recall``: a *decline* is ``refused`` or ``cannot_answer``;
@@ -48,6 +51,7 @@ def summarize(cases: list[CaseResult]) -> dict[str, Any]:
     declinable = [t for t in turns if t.expect != "answer"]
     with_sql = [t for t in answerable if t.guard_passed is not None]
     declined = [t for t in turns if t.outcome in DECLINES]
+    answered = [t for t in turns if t.outcome == "answer"]
     scored_tables = [t for t in answerable if t.gold_sql and t.predicted_sql
                      and t.guard_passed is not None]
     shared = sum(len(set(t.tables) & set(t.gold_tables)) for t in scored_tables)
@@ -71,6 +75,9 @@ def summarize(cases: list[CaseResult]) -> dict[str, Any]:
         "answerable": len(answerable),
         "answer_correct": sum(1 for t in answerable if t.correct),
         "answer_accuracy": _rate(sum(1 for t in answerable if t.correct), len(answerable)),
+        "answered": len(answered),
+        "answered_correct": sum(1 for t in answered if t.correct),
+        "precision": _rate(sum(1 for t in answered if t.correct), len(answered)),
         "declinable": len(declinable),
         "decline_correct": sum(1 for t in declinable if t.correct),
         "decline_accuracy": _rate(sum(1 for t in declinable if t.correct), len(declinable)),

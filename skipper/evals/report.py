@@ -17,6 +17,7 @@ SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
     ("accuracy", "Accuracy (cases)", "correct / cases"),
     ("answer_accuracy", "Execution accuracy", "answer_correct / answerable"),
     ("decline_accuracy", "Declined when expected", "decline_correct / declinable"),
+    ("precision", "Answers given that are right", "answered_correct / answered"),
     ("validity", "Validity (guard pass rate)", ""),
     ("refusal_precision", "Refusal precision", ""),
     ("refusal_recall", "Refusal recall", ""),
