@@ -54,12 +54,18 @@ def check(query: SemanticQuery, terms: Terms, today: date, span: Span) -> Covera
                     f"data from {first.isoformat()} to {last.isoformat()} only. Ask about a "
                     "period inside it.")
                 return out
-            if start < first or end > last:
-                held = (min(end, last) - max(start, first)).days + 1
-                days = (end - start).days + 1
-                out.notes.append(
-                    f"Only {held} of the {days} days of {what} ({_span(start, end)}) fall within "
-                    f"the data: {where} runs from {first.isoformat()} to {last.isoformat()}.")
+            said = []
+            if end > today:
+                said.append(f"is not over (today is {today.isoformat()})")
+            reach = min(end, today)
+            if last < reach or start < first:
+                held = (min(reach, last) - max(start, first)).days + 1
+                days = (reach - start).days + 1
+                said.append(f"has data on {held} of its {days} days so far ({where} runs from "
+                            f"{first.isoformat()} to {last.isoformat()})")
+            if said:
+                out.notes.append(f"{what.capitalize()} ({_span(start, end)}) "
+                                 f"{' and '.join(said)}.")
     return out
 
 

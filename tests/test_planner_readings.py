@@ -299,3 +299,25 @@ def test_a_period_after_today_is_declined(planner: CatalogPlanner) -> None:
     plan = planner.plan("tickets in November 2025")
     assert plan.status == "cannot_answer", plan.sql
     assert "after today" in plan.message
+
+
+# ---- shares: a part over the whole, as a fraction ---------------------------------------------
+@pytest.mark.parametrize(("question", "gold_sql"), [
+    ("what share of shipments went by air?",
+     "SELECT avg(CASE WHEN ship_mode = 'AIR' THEN 1.0 ELSE 0.0 END) FROM shipments"),
+    ("percentage of tickets that are urgent by plan",
+     "SELECT a.plan, avg(CASE WHEN t.priority = 'urgent' THEN 1.0 ELSE 0.0 END) FROM tickets t "
+     "JOIN accounts a USING (account_id) GROUP BY a.plan"),
+    ("what fraction of enterprise tickets are open",
+     "SELECT avg(CASE WHEN t.status = 'open' THEN 1.0 ELSE 0.0 END) FROM tickets t "
+     "JOIN accounts a USING (account_id) WHERE a.plan = 'enterprise'"),
+])
+def test_shares(planner: CatalogPlanner, desk: Any, gold_database: GoldDatabase,
+                question: str, gold_sql: str) -> None:
+    plan = _answer(planner, desk, gold_database, question, gold_sql)
+    assert plan.interpretation is not None and "as a fraction" in plan.interpretation
+
+
+def test_a_share_with_no_part_is_declined(planner: CatalogPlanner) -> None:
+    plan = planner.plan("share of tickets")
+    assert plan.status == "cannot_answer", plan.sql

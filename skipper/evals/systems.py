@@ -74,7 +74,8 @@ def _respond(call: Any, sql_of: str | None = None, audit: Any = None) -> Respons
     calls, tokens = llm_usage(answer, audit)
     status = getattr(answer, "status", "ok")
     if status in ("cannot_answer", "needs_clarification"):
-        return Response(status, sql=None, message=getattr(answer, "message", None),
+        outcome: Outcome = "cannot_answer" if status == "cannot_answer" else "needs_clarification"
+        return Response(outcome, sql=None, message=getattr(answer, "message", None),
                         latency_ms=latency, llm_calls=calls, llm_tokens=tokens)
     return Response(
         "answer", sql=answer.sql, columns=list(answer.columns), rows=list(answer.rows),

@@ -32,6 +32,7 @@ from skipper.planner.terms import (
 PREVIOUS = "_previous"
 CHANGE = "_change"
 CHANGE_PCT = "_change_pct"
+SHARE = "_share"
 
 
 def compile_query(query: SemanticQuery, catalog: Catalog, clock: Clock) -> exp.Query:
@@ -128,7 +129,7 @@ class _Compilation:
     def _output_names(self, groups: list[_Group]) -> list[str]:
         names = [b.key for b, _ in self.breakdowns]
         for metric in (m for g in groups for m in g.metrics):
-            names.append(metric.name)
+            names.append(metric.name + (SHARE if self.query.share is not None else ""))
             if self.periods.previous is not None:
                 names.append(metric.name + PREVIOUS)
                 if self._changes:
@@ -160,6 +161,13 @@ class _Compilation:
                     exp.alias_(_filtered(metric.expr, own + [current]), metric.name),
                     exp.alias_(_filtered(metric.expr, own + [previous]), metric.name + PREVIOUS),
                 )
+            elif self.query.share is not None:  # the part over the whole, as a fraction
+                part = self._share_conditions(joins)
+                value: exp.Expr = exp.Div(
+                    this=exp.cast(_filtered(metric.expr, own + part), exp.DataType.Type.DOUBLE),
+                    expression=exp.func("nullif", _filtered(metric.expr, own),
+                                        exp.Literal.number(0)))
+                select = select.select(exp.alias_(value, metric.name + SHARE), copy=False)
             else:
                 value = _filtered(metric.expr, own)
                 if not isinstance(metric.expr, exp.Count):
@@ -243,7 +251,7 @@ class _Compilation:
                 f"{names} has no time column in the catalog, so it cannot be limited to a period",
             )
         column = exp.column(group.time_column.name, table=group.table.name)
-        return _within(column, window, group.time_column.type)
+        return _within(column, window, group.time_column.type, self.today)
 
     def _restrictions(self, joins: _JoinTree) -> list[exp.Expr]:
         out = []
@@ -251,6 +259,18 @@ class _Compilation:
             dimension = self.terms.dimension(item.dimension)
             out.append(joins.restrict(dimension.table, self._filter(item, dimension)))
         for ref in self.query.segments:
+            _, table, predicate = self.terms.segment(ref.segment)
+            out.append(joins.restrict(table, predicate, exclude=ref.exclude))
+        return out
+
+    def _share_conditions(self, joins: _JoinTree) -> list[exp.Expr | None]:
+        share = self.query.share
+        assert share is not None
+        out: list[exp.Expr | None] = []
+        for item in share.filters:
+            dimension = self.terms.dimension(item.dimension)
+            out.append(joins.restrict(dimension.table, self._filter(item, dimension)))
+        for ref in share.segments:
             _, table, predicate = self.terms.segment(ref.segment)
             out.append(joins.restrict(table, predicate, exclude=ref.exclude))
         return out
@@ -270,7 +290,7 @@ class _Compilation:
         if item.op == "during":
             assert item.period is not None
             type_name = dimension.column.type if dimension.column else None
-            return _within(column, item.period.resolve(self.today), type_name)
+            return _within(column, item.period.resolve(self.today), type_name, self.today)
         if item.op in ("=", "in"):
             return column.eq(values[0]) if len(values) == 1 else column.isin(*values)
         if item.op in ("!=", "not in"):
@@ -342,7 +362,8 @@ class _Compilation:
         time_keys = [b.key for b, d in self.breakdowns if d is None or d.kind == "time"]
         chosen: list[tuple[str, bool]] = []
         for item in self.query.order:
-            name = lowered.get(item.by.lower())
+            by = item.by + SHARE if self.query.share is not None else item.by
+            name = lowered.get(by.lower()) or lowered.get(item.by.lower())
             if name is None:
                 raise PlannerError(
                     f"cannot sort by {item.by!r}: the result has {', '.join(outputs)}",
@@ -353,7 +374,7 @@ class _Compilation:
             if time_keys:
                 chosen = [(k, False) for k in time_keys]
             elif self.metrics:
-                chosen = [(self.metrics[0].name, True)]
+                chosen = [(outputs[len(keys)], True)]
         if not keys and not chosen:
             return []
         for key in keys:  # tie-breakers make the order, and so LIMIT, deterministic
@@ -507,10 +528,13 @@ def _date_literal(day: date) -> exp.Expr:
 
 
 def _within(
-    column: exp.Expr, window: tuple[date, date], type_name: str | None
+    column: exp.Expr, window: tuple[date, date], type_name: str | None,
+    today: date | None = None,
 ) -> exp.Expr:
     start, end = window
     if is_year_type(type_name):  # a column of years (2021): whole years only
+        if (end.month, end.day) != (12, 31) and end == today:
+            end = date(end.year, 12, 31)  # "since 2018": up to this year, to date
         if (start.month, start.day) != (1, 1) or (end.month, end.day) != (12, 31):
             raise TimeColumnError(
                 f"the data is dated by year only, so it cannot be limited to "

@@ -40,6 +40,10 @@ _key("most", "most", "highest", "largest", "biggest", "greatest", "maximum", "to
 _key("least", "least", "fewest", "lowest", "smallest", "minimum", "bottom", "lightest", "quietest",
      "worst", "ascending", "asc", "low to high")
 _key("howmany", "how many", "number of", "count of", "count", "total number of", "num of")
+# A part over the whole ("what share of orders were paid with PayPal"): a fraction, 0.25 = 25%.
+_key("share", "share", "share of", "what share of", "percentage", "percentage of",
+     "what percentage of", "percent of", "what percent of", "proportion", "proportion of",
+     "what proportion of", "fraction", "fraction of", "what fraction of", "% of", "pct of")
 # Aggregates of one column ("average cost", "how many distinct cities").
 _key("avg", "average", "avg", "mean", "average of", "avg of", "mean of", "on average")
 _key("median", "median", "median of")
@@ -112,7 +116,7 @@ did does there's it's what's how's that's
 along together same respective respectively corresponding related associated
 ones one them
 sum summed sums
-come came coming
+come came coming go goes went gone going
 per cent
 is has have
 currently presently

@@ -31,6 +31,11 @@ def interpret(
     plan enterprise, by priority, highest tickets first, first 5 rows."""
     metrics = [terms.metric(name) for name in query.metrics]
     parts = [" and ".join(_measure(m, catalog) for m in metrics) or "the distinct values"]
+    if query.share is not None:
+        part = SemanticQuery.model_construct(filters=query.share.filters,
+                                             segments=query.share.segments)
+        parts[0] = (f"the share of {parts[0]} {', '.join(_qualifiers(part, terms, today))}, "
+                    "over all of it, as a fraction (0.25 = 25%)")
     if query.time_range is not None:
         parts.append(_period(query.time_range, metrics, today))
     elif metrics and any(m.time_column is not None for m in metrics):

@@ -202,6 +202,20 @@ class Order(_Model):
     direction: Literal["asc", "desc"] = "desc"
 
 
+class Share(_Model):
+    """The query's metric over the rows these conditions keep, as a fraction of the metric over
+    all its rows: "what share of orders were paid with PayPal" (0.25 = 25%)."""
+
+    filters: list[Filter] = Field(default_factory=list)
+    segments: list[SegmentRef] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> Share:
+        if not self.filters and not self.segments:
+            raise ValueError("a share needs a filter or segment saying which part")
+        return self
+
+
 class SemanticQuery(_Model):
     """A question in catalog terms. Empty ``metrics`` with breakdowns lists distinct values."""
 
@@ -215,6 +229,8 @@ class SemanticQuery(_Model):
     compare: Comparison | None = Field(None, description="Needs a time_range.")
     order: list[Order] = Field(default_factory=list)
     limit: int | None = Field(None, ge=1, le=1_000_000)
+    share: Share | None = Field(
+        None, description="Show the metric's share: the part these conditions keep, over all.")
     including: list[str] = Field(
         default_factory=list,
         description="Segments a metric leaves out unless asked (its `excluding`) that this "
@@ -240,6 +256,8 @@ class SemanticQuery(_Model):
             raise ValueError("ask for at least one metric or breakdown")
         if self.compare is not None and self.time_range is None:
             raise ValueError("a comparison needs a time_range to compare")
+        if self.share is not None and (len(self.metrics) != 1 or self.compare is not None):
+            raise ValueError("a share is of one metric, without a comparison")
         return self
 
 

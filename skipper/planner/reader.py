@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from skipper.planner.grammar import STOP_WORDS
 from skipper.planner.query import Grain, TimeRange
 from skipper.planner.scanner import Item
 from skipper.planner.verbs import past_tense
@@ -71,6 +72,7 @@ class Intent:
     named: list[MetricMention] = field(default_factory=list)  # every metric noun, kept or not
     aggregated_superlative: bool = False  # "the largest subtotal": max, so no ranking
     units: list[str] = field(default_factory=list)  # "in days": checked against the metric
+    share_at: int | None = None  # where "share of" / "percentage of" was said
     # Words with two readings the grammar cannot settle: (the words as scanned, [rephrasings]).
     readings: list[tuple[str, list[str]]] = field(default_factory=list)
 
@@ -156,6 +158,9 @@ class Reader:
             intent.listing = True
         elif kind == "howmany":
             intent.howmany = True
+        elif kind == "share":
+            if intent.share_at is None:
+                intent.share_at = item.start
         elif kind == "unit":
             intent.units.append(item.text)
         elif kind in _AGGREGATES:
@@ -379,6 +384,8 @@ class Reader:
             intent.superlative = False  # "the largest subtotal": the maximum, not a ranking
             intent.aggregated_superlative = True
         if pending is None:
+            if measures and not others and item.text in STOP_WORDS:
+                return set()  # "total taxi tips": the filler word, not the column 'total'
             if measures and not others:
                 intent.problems.append(
                     f"'{item.text}' is a number column; say what to compute of it (average, "

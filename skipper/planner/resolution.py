@@ -20,6 +20,7 @@ from skipper.planner.query import (
     Order,
     SegmentRef,
     SemanticQuery,
+    Share,
     TimeRange,
 )
 from skipper.planner.reader import Intent, Mention, MetricMention
@@ -78,6 +79,8 @@ class Resolver:
         self._implied_segments(base, intent)
         self._period(base, intent)
         self._ranking(base, intent)
+        if intent.share_at is not None:
+            self._share(base, intent, previous)
         if not base.metrics and not base.breakdowns:
             raise PlannerError(
                 "the question names no metric to measure; ask e.g. "
@@ -181,8 +184,9 @@ class Resolver:
         winners = {key for key, cost in costs.items() if cost == best}
         if len(winners) > 1:  # the value written as the question says it beats an alias of it
             said = phrase_key(mention.text)
-            exact = {(m.kind, m.name) for m in meanings if (m.kind, m.name) in winners
-                     and m.kind == "value" and phrase_key(str(m.value)) == said}
+            exact: set[tuple[str, str]] = {
+                (m.kind, m.name) for m in meanings if (m.kind, m.name) in winners
+                and m.kind == "value" and phrase_key(str(m.value)) == said}
             if len(exact) == 1:
                 winners = exact
         if len(winners) > 1:  # one country as a code and as a name in one table: the name
@@ -349,6 +353,28 @@ class Resolver:
             else:
                 intent.filters.append(mention)  # a third period: the filter says it
                 return
+
+    def _share(self, query: SemanticQuery, intent: Intent,
+               previous: SemanticQuery | None) -> None:
+        """"what share of orders were paid with PayPal": the conditions said after the metric
+        pick the part; those before it ("Canadian city-years") narrow the whole too."""
+        measured = [m for m in intent.metrics if m.item.start > (intent.share_at or 0)]
+        if previous is not None or len(query.metrics) != 1 or not measured:
+            raise PlannerError("say what to take a share of, e.g. 'what share of orders were "
+                               "paid by card'")
+        after = measured[0].item.start
+        part = [m for m in intent.filters if m.item.start > after and m.period is None]
+        dimensions = {meaning.name for mention in part for meaning in mention.meanings}
+        filters = [f for f in query.filters if f.dimension in dimensions and f.op != "during"]
+        parts = {meaning.name for mention in intent.segments if mention.item.start > after
+                 for meaning in mention.meanings}
+        segments = [s for s in query.segments if s.segment in parts]
+        if not filters and not segments:
+            raise PlannerError("say which part to take the share of, e.g. 'what share of "
+                               "orders were paid by card'")
+        query.filters = [f for f in query.filters if f not in filters]
+        query.segments = [s for s in query.segments if s not in segments]
+        query.share = Share(filters=filters, segments=segments)
 
     def _implied_segments(self, query: SemanticQuery, intent: Intent) -> None:
         """A glossary term's rule applies wherever the term is used ("customers": accounts

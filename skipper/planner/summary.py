@@ -48,6 +48,10 @@ def describe(query: SemanticQuery, catalog: Catalog, terms: Terms, today: date) 
     """A short restatement of what will be computed, to show before or with the answer."""
     labels = [lower(terms.metric(m).label) for m in query.metrics]
     what = " and ".join(labels) if labels else "distinct values"
+    if query.share is not None:
+        part = SemanticQuery.model_construct(filters=query.share.filters,
+                                             segments=query.share.segments)
+        what = f"share of {what} {_join(_qualifiers(part, terms, today))}"
     parts = [what]
     if query.breakdowns:
         parts.append("by " + ", ".join(_breakdown_label(b.dimension, b.grain, terms)
@@ -97,10 +101,14 @@ def summarize(
         return _sentence(f"No {label} {' '.join([*qualifiers, period])}".strip())
     index = {c.lower(): i for i, c in enumerate(columns)}
     value_at = index.get(metric.name.lower())
+    value_format = metric.format
+    if query.share is not None:  # a fraction of the whole
+        value_at, value_format = index.get(metric.name.lower() + "_share"), "percent"
+        label = f"share of {label}"
     if value_at is None:
         return f"{row_count:,} rows."
     first = rows[0]
-    value = format_value(first[value_at], metric.format)
+    value = format_value(first[value_at], value_format)
     change = _change(first, index, metric.name)
     if not query.breakdowns:
         if metric.entity_count:
