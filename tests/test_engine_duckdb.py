@@ -344,6 +344,19 @@ def test_channel_keeps_messages_apart_whatever_the_reads() -> None:
     receiver.close()
 
 
+def test_the_worker_runs_this_code_whatever_the_working_directory(
+        database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller's working directory holding another `skipper` (a checkout) or a module named
+    like a dependency changes nothing: the worker imports this process's code."""
+    (tmp_path / "skipper" / "engine").mkdir(parents=True)
+    (tmp_path / "skipper" / "__init__.py").write_text("raise SystemExit('decoy skipper')\n")
+    (tmp_path / "skipper" / "engine" / "__init__.py").write_text("")
+    (tmp_path / "duckdb.py").write_text("raise SystemExit('decoy duckdb')\n")
+    monkeypatch.chdir(tmp_path)
+    with DuckDBEngine(database) as engine:
+        assert engine.execute("SELECT 42 AS n").table.to_pylist() == [{"n": 42}]
+
+
 def test_whatever_fails_in_the_worker_is_answered_as_an_error() -> None:
     """The worker answers every request: a failure becomes an error header the parent turns
     back into the same typed error (the worker never leaves the parent waiting)."""

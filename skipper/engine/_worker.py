@@ -254,11 +254,14 @@ class WorkerProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             part for part in (package_root, env.get("PYTHONPATH")) if part)
+        # Started in the package's own directory: ``-m`` puts the working directory first on
+        # the child's path, and the caller's may hold another `skipper` (a checkout) or a module
+        # named like a dependency; the worker must run this process's code, and only it.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "skipper.engine._worker", str(theirs.fileno()),
              json.dumps(settings)],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self._stderr, env=env, start_new_session=True,
+            stderr=self._stderr, env=env, start_new_session=True, cwd=package_root,
         )
         theirs.close()
         self.channel = Channel(ours)
