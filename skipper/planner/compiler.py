@@ -163,10 +163,15 @@ class _Compilation:
                 )
             elif self.query.share is not None:  # the part over the whole, as a fraction
                 part = self._share_conditions(joins)
+                # rows where the part's condition is unknown (NULL) count on neither side:
+                # "city-years above the NO2 guideline" over those with an NO2 value
+                known = [exp.not_(exp.Is(this=exp.paren(c.copy()), expression=exp.null()))
+                         for c in part if c is not None]
                 value: exp.Expr = exp.Div(
                     this=exp.cast(_filtered(metric.expr, own + part), exp.DataType.Type.DOUBLE),
-                    expression=exp.func("nullif", _filtered(metric.expr, own),
+                    expression=exp.func("nullif", _filtered(metric.expr, own + known),
                                         exp.Literal.number(0)))
+                nullable.append(value)
                 select = select.select(exp.alias_(value, metric.name + SHARE), copy=False)
             else:
                 value = _filtered(metric.expr, own)

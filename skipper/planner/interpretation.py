@@ -35,7 +35,7 @@ def interpret(
         part = SemanticQuery.model_construct(filters=query.share.filters,
                                              segments=query.share.segments)
         parts[0] = (f"the share of {parts[0]} {', '.join(_qualifiers(part, terms, today))}, "
-                    "over all of it, as a fraction (0.25 = 25%)")
+                    "over all of it where that is known, as a fraction (0.25 = 25%)")
     if query.time_range is not None:
         parts.append(_period(query.time_range, metrics, today))
     elif metrics and any(m.time_column is not None for m in metrics):
