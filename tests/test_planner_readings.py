@@ -321,3 +321,17 @@ def test_shares(planner: CatalogPlanner, desk: Any, gold_database: GoldDatabase,
 def test_a_share_with_no_part_is_declined(planner: CatalogPlanner) -> None:
     plan = planner.plan("share of tickets")
     assert plan.status == "cannot_answer", plan.sql
+
+
+# ---- per-period aggregates: "average daily shipments" ------------------------------------------
+def test_average_daily_metric(planner: CatalogPlanner, desk: Any,
+                              gold_database: GoldDatabase) -> None:
+    plan = _answer(planner, desk, gold_database, "average daily shipments last month",
+                   "SELECT avg(n) FROM (SELECT CAST(shipped_at AS DATE) AS d, count(*) AS n "
+                   "FROM shipments WHERE shipped_at >= DATE '2025-08-01' "
+                   "AND shipped_at < DATE '2025-09-01' GROUP BY d)")
+    assert plan.interpretation is not None and "average per day" in plan.interpretation
+    _answer(planner, desk, gold_database, "median shipping cost per week by ship mode",
+            "SELECT ship_mode, median(c) FROM (SELECT ship_mode, date_trunc('week', shipped_at) "
+            "AS w, sum(cost) AS c FROM shipments GROUP BY ALL) GROUP BY ship_mode")
+    assert planner.plan("average shipments").status == "cannot_answer"

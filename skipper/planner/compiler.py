@@ -49,7 +49,38 @@ class Compiler:
         self.graph = JoinGraph(catalog)
 
     def compile(self, query: SemanticQuery, today: date) -> exp.Query:
+        if query.per is not None:
+            return self._per_period(query, today)
         return _Compilation(self, query, today).build()
+
+    def _per_period(self, query: SemanticQuery, today: date) -> exp.Query:
+        """"average daily requests": the metric per period (a query of its own), then the
+        function over those periods, grouped by the question's own breakdowns."""
+        per = query.per
+        assert per is not None
+        inner_query = query.model_copy(update={
+            "per": None, "order": [], "limit": None,
+            "breakdowns": [*query.breakdowns, Breakdown(grain=per.grain)]})
+        inner = _Compilation(self, inner_query, today).build()
+        keys = [b.key for b in query.breakdowns]
+        metric = query.metrics[0]
+        name = per_period_name(metric, per.function, per.grain)
+        select = exp.select(*[exp.column(k) for k in keys]).select(
+            exp.alias_(exp.func(per.function, exp.column(metric)), name))
+        select = select.from_(inner.subquery("per_period"), copy=False)
+        if keys:
+            select = select.group_by(*[exp.column(k) for k in keys], copy=False)
+        order = [exp.Ordered(this=exp.column(o.by if o.by != metric else name),
+                             desc=o.direction == "desc") for o in query.order]
+        if not order and keys:
+            order = [exp.Ordered(this=exp.column(name), desc=True)]
+        order += [exp.Ordered(this=exp.column(k), desc=False) for k in keys
+                  if all(k != o.this.name for o in order)]
+        if order:
+            select = select.order_by(*order, copy=False)
+        if query.limit is not None:
+            select = select.limit(query.limit, copy=False)
+        return select
 
 
 @dataclass
@@ -165,8 +196,9 @@ class _Compilation:
                 part = self._share_conditions(joins)
                 # rows where the part's condition is unknown (NULL) count on neither side:
                 # "city-years above the NO2 guideline" over those with an NO2 value
-                known = [exp.not_(exp.Is(this=exp.paren(c.copy()), expression=exp.null()))
-                         for c in part if c is not None]
+                known: list[exp.Expr | None] = [
+                    exp.not_(exp.Is(this=exp.paren(c.copy()), expression=exp.null()))
+                    for c in part if c is not None]
                 value: exp.Expr = exp.Div(
                     this=exp.cast(_filtered(metric.expr, own + part), exp.DataType.Type.DOUBLE),
                     expression=exp.func("nullif", _filtered(metric.expr, own + known),
@@ -556,6 +588,11 @@ def _within(
         exp.GTE(this=column.copy(), expression=_date_literal(start)),
         exp.LT(this=column.copy(), expression=_day_after(end)),
     )
+
+
+def per_period_name(metric: str, function: str, grain: str) -> str:
+    """``requests_avg_per_day``: the output column of a per-period aggregate."""
+    return f"{metric}_{function}_per_{grain}"
 
 
 def left_out(metric: ResolvedMetric, query: SemanticQuery) -> list[str]:

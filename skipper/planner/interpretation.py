@@ -31,6 +31,10 @@ def interpret(
     plan enterprise, by priority, highest tickets first, first 5 rows."""
     metrics = [terms.metric(name) for name in query.metrics]
     parts = [" and ".join(_measure(m, catalog) for m in metrics) or "the distinct values"]
+    if query.per is not None:
+        words = {"avg": "average", "median": "median", "min": "lowest", "max": "highest"}
+        parts[0] = (f"the {words[query.per.function]} per {query.per.grain} of {parts[0]} "
+                    f"(over the {query.per.grain}s that have rows)")
     if query.share is not None:
         part = SemanticQuery.model_construct(filters=query.share.filters,
                                              segments=query.share.segments)

@@ -33,6 +33,8 @@ class JoinGraph:
 
     def __init__(self, catalog: Catalog) -> None:
         self._edges: dict[str, list[Edge]] = {t.name.lower(): [] for t in catalog.tables}
+        self._searches: dict[str, tuple[dict[str, int], dict[str, int],
+                                        dict[str, list[Edge]]]] = {}
         seen: set[tuple[frozenset[str], str]] = set()
         for table in catalog.tables:
             for rel in table.relationships:
@@ -60,22 +62,7 @@ class JoinGraph:
         source, target = start.lower(), goal.lower()
         if source == target:
             return []
-        distance = {source: 0}
-        ways = {source: 1}
-        came_by: dict[str, list[Edge]] = {}
-        queue = deque([source])
-        while queue:
-            node = queue.popleft()
-            for edge in self._edges.get(node, []):
-                nxt = edge.target.lower()
-                if nxt not in distance:
-                    distance[nxt] = distance[node] + 1
-                    ways[nxt] = ways[node]
-                    came_by[nxt] = [edge]
-                    queue.append(nxt)
-                elif distance[nxt] == distance[node] + 1:
-                    ways[nxt] += ways[node]
-                    came_by[nxt].append(edge)
+        distance, ways, came_by = self._search(source)
         if target not in distance:
             raise NoJoinPathError(
                 f"no relationships in the catalog connect {start} to {goal}; "
@@ -97,6 +84,34 @@ class JoinGraph:
             path.append(edge)
             node = edge.source.lower()
         return list(reversed(path))
+
+    def _search(
+        self, source: str
+    ) -> tuple[dict[str, int], dict[str, int], dict[str, list[Edge]]]:
+        """Breadth-first search from ``source``, kept: the graph never changes, and a planner
+        asks for paths from the same few metric tables to many others."""
+        found = self._searches.get(source)
+        if found is not None:
+            return found
+        distance = {source: 0}
+        ways = {source: 1}
+        came_by: dict[str, list[Edge]] = {}
+        queue = deque([source])
+        while queue:
+            node = queue.popleft()
+            for edge in self._edges.get(node, []):
+                nxt = edge.target.lower()
+                if nxt not in distance:
+                    distance[nxt] = distance[node] + 1
+                    ways[nxt] = ways[node]
+                    came_by[nxt] = [edge]
+                    queue.append(nxt)
+                elif distance[nxt] == distance[node] + 1:
+                    ways[nxt] += ways[node]
+                    came_by[nxt].append(edge)
+        if len(self._searches) < 4096:
+            self._searches[source] = (distance, ways, came_by)
+        return distance, ways, came_by
 
     @staticmethod
     def _alternatives(came_by: dict[str, list[Edge]], source: str, target: str) -> list[str]:

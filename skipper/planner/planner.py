@@ -175,7 +175,7 @@ class CatalogPlanner:
 
     def compile(self, query: SemanticQuery) -> str:
         tree = self.compiler.compile(query, self.clock.today())
-        return tree.sql(dialect=self.catalog.dialect, pretty=True)
+        return tree.sql(dialect=self.catalog.dialect, pretty=True, copy=False)  # a fresh tree
 
     def summarize(
         self, plan: Plan, columns: Sequence[str], rows: Sequence[Sequence[Any]], row_count: int

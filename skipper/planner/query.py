@@ -216,6 +216,14 @@ class Share(_Model):
         return self
 
 
+class PerPeriod(_Model):
+    """The metric per period, then aggregated over the periods: "average daily requests" is
+    ``{function: avg, grain: day}`` (over the periods that have rows)."""
+
+    function: Literal["avg", "median", "min", "max"]
+    grain: Grain
+
+
 class SemanticQuery(_Model):
     """A question in catalog terms. Empty ``metrics`` with breakdowns lists distinct values."""
 
@@ -231,6 +239,8 @@ class SemanticQuery(_Model):
     limit: int | None = Field(None, ge=1, le=1_000_000)
     share: Share | None = Field(
         None, description="Show the metric's share: the part these conditions keep, over all.")
+    per: PerPeriod | None = Field(
+        None, description="Aggregate the metric's per-period values ('average daily requests').")
     including: list[str] = Field(
         default_factory=list,
         description="Segments a metric leaves out unless asked (its `excluding`) that this "
@@ -258,6 +268,10 @@ class SemanticQuery(_Model):
             raise ValueError("a comparison needs a time_range to compare")
         if self.share is not None and (len(self.metrics) != 1 or self.compare is not None):
             raise ValueError("a share is of one metric, without a comparison")
+        if self.per is not None and (len(self.metrics) != 1 or self.compare is not None
+                                     or self.share is not None):
+            raise ValueError("a per-period aggregate is of one metric, without a comparison "
+                             "or share")
         return self
 
 

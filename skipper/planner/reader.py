@@ -73,6 +73,7 @@ class Intent:
     aggregated_superlative: bool = False  # "the largest subtotal": max, so no ranking
     units: list[str] = field(default_factory=list)  # "in days": checked against the metric
     share_at: int | None = None  # where "share of" / "percentage of" was said
+    per: tuple[str, Grain] | None = None  # "average daily X": (avg, day)
     # Words with two readings the grammar cannot settle: (the words as scanned, [rephrasings]).
     readings: list[tuple[str, list[str]]] = field(default_factory=list)
 
@@ -121,6 +122,7 @@ class Reader:
         self.last_metric: int | None = None
         self.last_content: int | None = None
         self.aggregate: tuple[str, Item] | None = None  # "average" waiting for its column
+        self.per: tuple[str, Item, Item] | None = None  # "average" of a metric per period
 
     def read(self) -> Intent:
         for index, item in enumerate(self.items):
@@ -130,6 +132,8 @@ class Reader:
         if self.aggregate is not None:
             word = self.aggregate[1].text
             self.intent.problems.append(f"'{word}' needs a number column to apply to")
+        if self.per is not None:
+            self._per_period()
         self._choose_metrics()
         self._events()
         return self.intent
@@ -400,6 +404,11 @@ class Reader:
             metrics = {m for m in others if m.kind == "metric"}
             if function == "avg" and metrics and all(self.is_average(m) for m in metrics):
                 return others  # "average PM2.5" where the metric is an average already
+            if metrics and not measures and function != "count_distinct":
+                # "average daily requests", "median revenue per day": the metric per period,
+                # then the average of those — settled once the period's grain is known
+                self.per = (function, word, item)
+                return others
             names = {m.name for m in measures}
         if len(names) != 1:
             intent.problems.append(
@@ -413,6 +422,21 @@ class Reader:
         metric = Meaning("metric", f"{function}({column})", table)
         self._metric(index, item, {metric}, set())
         return set()
+
+    def _per_period(self) -> None:
+        """"average daily requests in June": requests per day, averaged over the days. One time
+        grain must say the period ("daily", "per day"); anything else is not understood."""
+        assert self.per is not None
+        function, word, item = self.per
+        intent = self.intent
+        grains = [b for b in intent.breakdowns if not b.meanings and b.grain is not None]
+        if len(grains) != 1:
+            intent.problems.append(
+                f"'{word.text} {item.text}': {word.text} over what? say e.g. "
+                f"'{word.text} daily {item.text}' or '{word.text} {item.text} per month'")
+            return
+        intent.breakdowns.remove(grains[0])
+        intent.per = (function, grains[0].grain)  # type: ignore[assignment]
 
     def _verb_or_value(self, index: int, item: Item) -> set[Meaning]:
         """Split off a metric's verb: "did we open", "tickets opened" name the event, not a

@@ -18,6 +18,7 @@ from skipper.planner.query import (
     Comparison,
     Filter,
     Order,
+    PerPeriod,
     SegmentRef,
     SemanticQuery,
     Share,
@@ -57,7 +58,7 @@ class Resolver:
         )
         base = SemanticQuery.model_construct(
             metrics=[], breakdowns=[], filters=[], segments=[], time_range=None, compare=None,
-            order=[], limit=None,
+            order=[], limit=None, share=None, per=None, including=[],
         ) if previous is None else previous.model_copy(deep=True)
         if previous is None or metrics:
             if previous is not None and intent.also:
@@ -81,6 +82,11 @@ class Resolver:
         self._ranking(base, intent)
         if intent.share_at is not None:
             self._share(base, intent, previous)
+        if intent.per is not None:
+            if previous is not None:
+                raise PlannerError("ask a per-period average as a question of its own")
+            base.per = PerPeriod.model_validate(
+                {"function": intent.per[0], "grain": intent.per[1]})
         if not base.metrics and not base.breakdowns:
             raise PlannerError(
                 "the question names no metric to measure; ask e.g. "

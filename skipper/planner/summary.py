@@ -8,7 +8,7 @@ from typing import Any
 
 from skipper.catalog import Catalog
 from skipper.errors import SkipperError
-from skipper.planner.compiler import CHANGE_PCT, PREVIOUS
+from skipper.planner.compiler import CHANGE_PCT, PREVIOUS, per_period_name
 from skipper.planner.query import Filter, SemanticQuery, TimeRange, period_end
 from skipper.planner.terms import Terms
 
@@ -52,6 +52,8 @@ def describe(query: SemanticQuery, catalog: Catalog, terms: Terms, today: date) 
         part = SemanticQuery.model_construct(filters=query.share.filters,
                                              segments=query.share.segments)
         what = f"share of {what} {_join(_qualifiers(part, terms, today))}"
+    if query.per is not None:
+        what = f"{query.per.function} per {query.per.grain} of {what}"
     parts = [what]
     if query.breakdowns:
         parts.append("by " + ", ".join(_breakdown_label(b.dimension, b.grain, terms)
@@ -105,6 +107,10 @@ def summarize(
     if query.share is not None:  # a fraction of the whole
         value_at, value_format = index.get(metric.name.lower() + "_share"), "percent"
         label = f"share of {label}"
+    if query.per is not None:
+        value_at = index.get(per_period_name(metric.name, query.per.function,
+                                             query.per.grain).lower())
+        label = f"{query.per.function} {label} per {query.per.grain}"
     if value_at is None:
         return f"{row_count:,} rows."
     first = rows[0]

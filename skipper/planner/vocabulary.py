@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Literal
 
 from lemminflect import getAllLemmas
@@ -156,8 +157,8 @@ class Vocabulary:
             values = [v for v in read if _safe_read_value(v)]
         if not values or kind_of(column) == "boolean":
             return
-        strings = [v for v in values if isinstance(v, str)]
-        aliases = country_aliases(strings) if len(strings) >= 2 else None
+        strings = tuple(v for v in values if isinstance(v, str))
+        aliases = _country_aliases(strings) if len(strings) >= 2 else None
         for value in values:
             if isinstance(value, bool):
                 continue
@@ -261,3 +262,9 @@ def _safe_read_value(value: object) -> bool:
     word = words[0]
     return len(words) > 1 or not (len(word) <= 3 or word in STOP_WORDS
                                   or (word,) in KEYWORDS or word in GRAIN_WORDS)
+
+
+@lru_cache(maxsize=1024)
+def _country_aliases(values: tuple[str, ...]) -> dict[str, list[str]] | None:
+    """Catalogs repeat the same few value lists over many columns: read each once."""
+    return country_aliases(values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 _TOKEN = re.compile(
     r"\d{4}-\d{1,2}-\d{1,2}"  # ISO dates
@@ -61,6 +62,11 @@ def fold_accents(text: str) -> str:
 def tokens(text: str) -> list[Token]:
     """Lower-case, fold accents, split into words (underscores and hyphens split too), drop
     articles, stem. A word in another script is a word too: never dropped."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> tuple[Token, ...]:
     lowered = fold_accents(text.lower()).replace("\u2019", "'").replace("_", " ")
     lowered = re.sub(r"(?<=[^\W\d_])-(?=[^\W\d_])", " ", lowered)
     out = []
@@ -73,7 +79,7 @@ def tokens(text: str) -> list[Token]:
         if word in _ARTICLES:
             continue
         out.append(Token(word, stem(word)))
-    return out
+    return tuple(out)
 
 
 def phrase_key(text: str) -> tuple[str, ...]:
