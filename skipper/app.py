@@ -37,7 +37,10 @@ from skipper.policy import Policy, Visibility
 from skipper.text import check_text
 
 if TYPE_CHECKING:
+    from skipper.annotate import Annotation
+    from skipper.audit import AuditDraft
     from skipper.catalog.models import VerifiedQuery
+    from skipper.engine.relations import Allowed, Relation
     from skipper.llm import ChatClient, LLMConfig, LLMPlanner, VerifiedQueries
     from skipper.llm.retrieval import Visibility as LLMVisibility
     from skipper.planner import CatalogPlanner, Plan, SemanticQuery
@@ -47,6 +50,8 @@ if TYPE_CHECKING:
 #: Audit records reach the OS before an answer returns and are fsynced in groups within this
 #: window; pass ``audit_log=AuditLog(path)`` to fsync every record before answering instead.
 AUDIT_FSYNC_WINDOW_S = 0.05
+#: How many distinct queries' audit drafts (and column labels) `Skipper.sql` keeps.
+DRAFT_CACHE_SIZE = 256
 
 
 def skipper_home() -> Path:
@@ -145,6 +150,8 @@ class Skipper:
             engine = DuckDBEngine(self.database, isolation=isolation, mask_salt=policy.salt)
         self.engine = engine
         self._planners: dict[str, CatalogPlanner] = {}
+        self._drafts: dict[tuple[Any, ...], tuple[tuple[Any, ...], AuditDraft]] = {}
+        self._column_labels: dict[tuple[Any, ...], dict[str, str]] = {}
         # DuckDB names an opened file by its stem, so `lake.accounts` is this database's table.
         self.guard = Guard(self.catalog, dialect=engine.dialect, database=self.database.stem,
                            policy=policy)
@@ -229,40 +236,33 @@ class Skipper:
         # Measured (or read from its cache) before the query starts: the engine runs one
         # query at a time, and a measurement is a query.
         freshness = self._freshness(guarded, user)
+        # A text the engine bound before reads what it read then (checked against this run's
+        # plan below): the annotation and the audit record are drafted now, while this
+        # process is warm, rather than while the worker runs the query (the two would share
+        # the cores) or after the wait (on these machines Python runs several times slower
+        # right after a wait of a few milliseconds).
+        allowed = guarded.allowed
+        expected = self._expected_relations(guarded.sql, allowed)
+        drafted = None
+        if expected is not None:
+            drafted = self._draft(guarded, text, expected, freshness, context, extra)
         try:
             with self.engine.submit(guarded.sql, max_rows=self.max_rows,
                                     timeout_s=self.timeout_s,
-                                    allowed=guarded.allowed,
+                                    allowed=allowed,
                                     ordered=guarded.ordered) as pending:
-                # The engine has bound the query and checked what its plan reads (the second
-                # wall). While it runs the query (in its worker process), do all that needs no
-                # rows: this process is warm now and cold after waiting, on these machines
-                # several times slower for the same Python.
-                bound = bound_lineage(self.catalog, guarded, pending.relations)
-                annotation = annotate(self.catalog, bound.tables, bound.columns, freshness)
-                draft = self.audit.prepare(
-                    user=user,
-                    effective_user=self._effective_user(user),
-                    question=question,
-                    planner=planner,
-                    sql=guarded.sql,
-                    catalog_version=self.catalog.version,
-                    engine=self.engine_identity,
-                    tables=bound.tables,
-                    columns=bound.columns,
-                    freshness={name: f.to_dict() for name, f in annotation.freshness.items()},
-                    outcome="ok",
-                    groups=guarded.groups,
-                    policies=guarded.policies,
-                    extra={**({"rewrites": guarded.rewrites} if guarded.rewrites else {}),
-                           **({"relations": bound.relations} if bound.relations else {}),
-                           # A policy rewrite calls engine-only functions: replay re-guards
-                           # this text.
-                           **({"submitted_sql": text} if guarded.policies else {}),
-                           **(extra or {})},
-                )
+                relations = expected
+                if drafted is None:
+                    # The relations the bound plan reads came before the query ran (the
+                    # second wall): draft while the worker runs it.
+                    relations = pending.relations
+                    drafted = self._draft(guarded, text, relations, freshness, context, extra)
                 prepared_at = time.perf_counter()
                 result = pending.result()
+            annotation, draft = drafted
+            if result.relations is not None and result.relations != relations:
+                annotation, draft = self._draft(guarded, text, result.relations, freshness,
+                                                context, extra)
         except GuardError as error:  # the engine's second wall refused it
             self._audit_failure(guarded.sql, error, "refused", context, started, guarded)
             raise
@@ -277,6 +277,15 @@ class Skipper:
             **_fingerprint(result, guarded.ordered),
             duration_ms=round((executed_at - started) * 1000, 3),
         )
+        answer = self._answer(guarded, result, annotation, context, semantic_query)
+        answer.audit_id = record.id
+        answer.timings = _timings(started, guarded_at, prepared_at, executed_at,
+                                  time.perf_counter(), result)
+        return answer
+
+    def _answer(self, guarded: GuardedQuery, result: Result, annotation: Annotation,
+                context: dict[str, Any], semantic_query: Any) -> Answer:
+        """The answer to ``result`` (its audit id and timings come once its record is written)."""
         caveats = list(annotation.caveats)
         if result.truncated:
             limit = (f"the engine's byte limit, {result.table.nbytes:,} bytes kept"
@@ -285,7 +294,6 @@ class Skipper:
                 f"Showing the first {result.table.num_rows:,} of {result.row_count:,} rows "
                 f"({limit})."
             )
-        finished = time.perf_counter()
         answer = Answer(
             sql=guarded.sql,
             table=result.table,
@@ -295,15 +303,87 @@ class Skipper:
             caveats=caveats,
             freshness=annotation.freshness,
             sampling=annotation.sampling,
-            audit_id=record.id,
-            timings=_timings(started, guarded_at, prepared_at, executed_at, finished, result),
-            user=user,
-            question=question,
-            planner=planner,
+            audit_id="",
+            timings={},
+            user=context["user"],
+            question=context["question"],
+            planner=context["planner"],
             semantic_query=semantic_query,
         )
-        answer.labels = column_labels(answer, self.catalog)
+        answer.labels = self._labels(answer)
         return answer
+
+    def _labels(self, answer: Answer) -> dict[str, str]:
+        """``column_labels`` of the answer, kept by its columns and the tables it read (a
+        question's labels depend on its semantic query too: those are not kept)."""
+        if answer.semantic_query is not None:
+            return column_labels(answer, self.catalog)
+        key = (self.catalog.version, tuple(answer.table.column_names), tuple(answer.tables))
+        labels = self._column_labels.get(key)
+        if labels is None:
+            labels = column_labels(answer, self.catalog)
+            if len(self._column_labels) >= DRAFT_CACHE_SIZE:
+                self._column_labels.clear()
+            self._column_labels[key] = labels
+        return dict(labels)
+
+    def _expected_relations(self, sql: str, allowed: Allowed) -> list[Relation] | None:
+        """What the engine's bound plan read the last time it ran this text (None: unknown)."""
+        expected = getattr(self.engine, "expected_relations", None)
+        if expected is None:
+            return None
+        found: list[Relation] | None = expected(sql, allowed)
+        return found
+
+    def _draft(self, guarded: GuardedQuery, text: str, relations: list[Relation] | None,
+               freshness: dict[str, TableFreshness], context: dict[str, Any],
+               extra: dict[str, Any] | None) -> tuple[Annotation, AuditDraft]:
+        """The answer's annotation and its audit record, all but the outcome, from the
+        relations the engine's bound plan reads (the guard's reading when it gives none)."""
+        bound = bound_lineage(self.catalog, guarded, relations)
+        annotation = annotate(self.catalog, bound.tables, bound.columns, freshness)
+        user = context["user"]
+        effective_user = self._effective_user(user)
+        submitted = text if guarded.policies else None
+
+        def prepare() -> AuditDraft:
+            return self.audit.prepare(
+                user=user,
+                effective_user=effective_user,
+                question=context["question"],
+                planner=context["planner"],
+                sql=guarded.sql,
+                catalog_version=self.catalog.version,
+                engine=self.engine_identity,
+                tables=bound.tables,
+                columns=bound.columns,
+                freshness={name: f.to_dict() for name, f in annotation.freshness.items()},
+                outcome="ok",
+                groups=guarded.groups,
+                policies=guarded.policies,
+                extra={**({"rewrites": guarded.rewrites} if guarded.rewrites else {}),
+                       **({"relations": bound.relations} if bound.relations else {}),
+                       # A policy rewrite calls engine-only functions: replay re-guards it.
+                       **({"submitted_sql": submitted} if submitted is not None else {}),
+                       **(extra or {})},
+            )
+
+        if extra:
+            return annotation, prepare()
+        # The same query asked again drafts the same record: serialize it once. The key holds
+        # what hashes; the rest of what goes into the record is compared on a hit.
+        key = (guarded.sql, submitted, user, effective_user, context["question"],
+               context["planner"], self.catalog.version, tuple(bound.tables),
+               tuple(bound.relations), tuple(annotation.freshness.items()))
+        rest = (bound.columns, guarded.groups, guarded.policies, guarded.rewrites)
+        cached = self._drafts.get(key)
+        if cached is not None and cached[0] == rest:
+            return annotation, cached[1].again()
+        draft = prepare()
+        if len(self._drafts) >= DRAFT_CACHE_SIZE:
+            self._drafts.clear()
+        self._drafts[key] = (rest, draft)
+        return annotation, draft.again()
 
     def _pin_pivot_values(self, guarded: GuardedQuery) -> GuardedQuery:
         """Name the values of every PIVOT without an IN list (DuckDB would look them up in a
@@ -709,8 +789,9 @@ def _timings(
     started: float, guarded: float, prepared: float, executed: float, finished: float,
     result: Result,
 ) -> dict[str, float]:
-    """Where the time went. ``annotate_ms`` (annotation and the audit draft) runs while the
-    engine works, inside ``execute_ms``; ``audit_ms`` is sealing and writing the record."""
+    """Where the time went. ``annotate_ms`` (annotation and the audit draft, before the query
+    is sent or while the engine runs it) is inside ``execute_ms``; ``audit_ms`` is sealing
+    and writing the record, and making the answer."""
     return {
         "guard_ms": round((guarded - started) * 1000, 3),
         "execute_ms": round((executed - guarded) * 1000, 3),

@@ -202,12 +202,7 @@ class RowFingerprint:
     def __init__(self, schema: pa.Schema, *, ordered: bool = False) -> None:
         self.ordered = ordered
         self.kind = ORDERED if ordered else UNORDERED
-        columns = hashlib.sha256(b"skipper.columns.v2")
-        for name in schema.names:
-            _put(columns, name.encode("utf-8", "backslashreplace"))
-        for kind in schema.types:
-            _put(columns, str(kind).encode())
-        self.columns = columns.hexdigest()[:16]
+        self.columns = _columns_digest(schema)
         self.rows = 0
         self._sum = np.uint64(0)
         self._positional = np.uint64(0)
@@ -261,6 +256,30 @@ class RowFingerprint:
             rows.update(int(self._positional).to_bytes(8, "little"))
             parts.append(rows.hexdigest()[:32])
         return ".".join(parts)
+
+
+#: Column digests by the schema's exact IPC bytes (a result's schema repeats from run to run;
+#: DataType equality would not do as the key: it ignores names that ``str`` shows, such as a
+#: list's item field).
+_COLUMN_DIGESTS: dict[bytes, str] = {}
+_COLUMN_DIGESTS_MAX = 512
+
+
+def _columns_digest(schema: pa.Schema) -> str:
+    """The fingerprint's first part: the column names and types."""
+    key = schema.serialize().to_pybytes()
+    found = _COLUMN_DIGESTS.get(key)
+    if found is not None:
+        return found
+    columns = hashlib.sha256(b"skipper.columns.v2")
+    for name in schema.names:
+        _put(columns, name.encode("utf-8", "backslashreplace"))
+    for kind in schema.types:
+        _put(columns, str(kind).encode())
+    if len(_COLUMN_DIGESTS) >= _COLUMN_DIGESTS_MAX:
+        _COLUMN_DIGESTS.clear()
+    digest = _COLUMN_DIGESTS[key] = columns.hexdigest()[:16]
+    return digest
 
 
 def fingerprint_rows(table: pa.Table, *, ordered: bool = False) -> tuple[str, str]:

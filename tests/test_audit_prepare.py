@@ -185,6 +185,27 @@ def test_a_draft_is_committed_once(tmp_path: Path) -> None:
     assert (tmp_path / "audit.jsonl").read_bytes() == before
 
 
+def test_a_draft_again_commits_the_same_record_once_more(tmp_path: Path) -> None:
+    """``again()`` is a fresh draft of the same fields (what ``sk.sql`` keeps for a query
+    asked again): each copy commits once, as its own record, and the draft it came from
+    stays uncommitted and unchanged."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    template = log.prepare(**drafted(1))
+    first, second = template.again(), template.again()
+    one = log.commit(first, **OUTCOME)
+    two = log.commit(second, **{**OUTCOME, "row_count": 5})
+    with pytest.raises(AuditError, match="committed already"):
+        log.commit(first)
+    assert not template.committed and template.record.id == "" and template.record.seq == 1
+    assert one.id != two.id and (one.seq, two.seq) == (1, 2) and two.row_count == 5
+    drop = {"id", "seq", "time", "prev_hash", "hash", "row_count"}
+    assert one.model_dump(exclude=drop) == two.model_dump(exclude=drop)
+    assert log.get(one.id) == one and log.get(two.id) == two
+    assert log.verify().ok
+    by_append = AuditLog(tmp_path / "appended.jsonl").append(**drafted(1), **OUTCOME)
+    assert one.model_dump(exclude=drop) == by_append.model_dump(exclude=drop)
+
+
 def test_a_failed_commit_leaves_the_draft_to_retry(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     log = AuditLog(tmp_path / "audit.jsonl")

@@ -88,6 +88,32 @@ def test_allowed_reads_run_and_name_what_the_plan_read(engine: DuckDBEngine) -> 
         assert pending.result().table.to_pylist() == [{"sum(x)": 20}]
 
 
+def test_a_text_run_again_is_checked_again_and_names_what_this_run_read(
+        engine: DuckDBEngine) -> None:
+    """The worker engine remembers what a text's plan read and announces it when the text is
+    submitted again (so the caller drafts its record before the query runs); the worker still
+    checks the text against what this run allows, and the result names what this run's plan
+    read. A refusal is not remembered, and a check passed with more allowed passes nothing."""
+    sql = "SELECT max(x) FROM open_data, range(3)"
+    read = [Relation(kind="function", name="range"),
+            Relation(kind="table", catalog="wall", schema="main", name="open_data")]
+    assert engine.expected_relations(sql, OPEN) is None
+    assert engine.execute(sql, allowed=OPEN).relations == read
+    remembered = engine.isolation == "process"
+    assert engine.expected_relations(sql, OPEN) == (read if remembered else None)
+    with engine.submit(sql, allowed=OPEN) as pending:
+        assert pending.relations == read
+        result = pending.result()
+    assert result.relations == read and result.table.to_pylist() == [{"max(x)": 4}]
+    without_range = Allowed.of([("main", "open_data")])
+    for _ in range(2):
+        with pytest.raises(UnknownTableError):
+            engine.execute(sql, allowed=without_range)
+        assert engine.expected_relations(sql, without_range) is None
+    assert engine.execute(sql, allowed=OPEN).relations == read
+    assert engine.execute(sql).relations is None  # no wall asked for, none reported
+
+
 @pytest.mark.parametrize("sql", [
     "SELECT * FROM secret",
     "SELECT * FROM main.secret",
@@ -223,6 +249,29 @@ def test_lineage_and_audit_come_from_the_bound_plan(sk: Skipper) -> None:
     with pytest.raises(GuardError) as refused:
         sk.sql("SELECT s FROM secret, open_view")
     assert refused.value.code == "sql.unknown_table"
+
+
+def test_a_record_drafted_from_a_texts_last_run_names_what_this_run_read(
+        lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked again, a text's record is drafted before the query runs, from what its plan read
+    the last time; should this run's plan read anything else, the record and the lineage
+    name what this run read."""
+    with Skipper(lake.parent / "catalog", lake, audit_log=tmp_path / "audit.jsonl") as sk:
+        sql = "SELECT count(*) AS n FROM open_data, range(3)"
+        first = sk.audit.get(sk.sql(sql).audit_id)
+        assert first.extra["relations"] == ["range()", "wall.main.open_data"]
+        guarded = sk.guard.check(sql)
+        assert sk.engine.expected_relations(guarded.sql, guarded.allowed) == [
+            Relation(kind="function", name="range"),
+            Relation(kind="table", catalog="wall", schema="main", name="open_data")]
+        stale = [Relation(kind="function", name="range")]
+        monkeypatch.setattr(sk.engine, "expected_relations", lambda *_: list(stale))
+        again = sk.sql(sql)
+        record = sk.audit.get(again.audit_id)
+        assert record.extra["relations"] == ["range()", "wall.main.open_data"]
+        assert record.tables == again.lineage.tables == ["open_data"]
+        assert record.columns == first.columns
+        assert sk.audit.verify().ok
 
 
 def test_the_check_comes_before_the_query_runs(engine: DuckDBEngine) -> None:

@@ -125,6 +125,29 @@ def test_every_answer_is_audited_and_replays(skipper_on_demo: Skipper):
     assert skipper_on_demo.audit.verify().ok
 
 
+def test_a_query_asked_again_gets_a_record_of_its_own(skipper_on_demo: Skipper):
+    """The same query asked again drafts the same record (kept, not serialized again): each
+    answer still has its own record, the same but for its id, place, time and outcome, and a
+    different question or user gets a record that says so. Answers do not share labels."""
+    sk = skipper_on_demo
+    sql = "SELECT plan, count(*) AS n FROM accounts GROUP BY plan ORDER BY plan"
+    answers = [sk.sql(sql) for _ in range(3)]
+    answers.append(sk.sql(sql, question="accounts per plan?"))
+    records = [sk.audit.get(answer.audit_id) for answer in answers]
+    assert len({record.id for record in records}) == 4
+    assert [record.seq for record in records] == [1, 2, 3, 4]
+    drop = {"id", "seq", "time", "prev_hash", "hash", "duration_ms"}
+    assert records[0].model_dump(exclude=drop) == records[1].model_dump(exclude=drop) \
+        == records[2].model_dump(exclude=drop)
+    assert records[3].question == "accounts per plan?" and records[0].question is None
+    assert records[3].model_dump(exclude={*drop, "question"}) == \
+        records[0].model_dump(exclude={*drop, "question"})
+    assert sk.audit.verify().ok
+    assert all(answer.labels == answers[0].labels for answer in answers)
+    answers[0].labels["plan"] = "changed here"
+    assert sk.sql(sql).labels == answers[1].labels != answers[0].labels
+
+
 def test_timeout_is_enforced_and_the_engine_recovers(demo_catalog, demo_database, tmp_path):
     with Skipper(
         demo_catalog, demo_database, timeout_s=1, today=DEMO_AS_OF, audit_log=tmp_path / "a.jsonl"

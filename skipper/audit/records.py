@@ -103,6 +103,14 @@ class AuditDraft:
     id_bits: int  # the random bits of its id
     committed: bool = False
 
+    def again(self) -> AuditDraft:
+        """A fresh draft of the same record, to commit once more: its own id bits, not yet
+        committed, its record a copy. The copies share the drafted field values (lists and
+        dicts), as the records committed from them do: records are not to be changed."""
+        return AuditDraft(record=self.record.model_copy(), canonical=self.canonical,
+                          reading=self.reading, outcome=self.outcome,
+                          id_bits=secrets.randbits(_ID_RANDOM_BITS))
+
 
 def draft_record(fields: dict[str, Any]) -> AuditDraft:
     """Check ``fields`` as a record (all but what the log assigns) and serialize each once."""

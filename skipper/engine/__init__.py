@@ -27,7 +27,10 @@ class Result:
     ``skipper.fingerprint.RowFingerprint`` does, of the kind ``result_hash_kind`` names
     (``rows.ordered.v2`` when the engine was told the order counts, else
     ``rows.unordered.v2``). An engine that leaves it None gets the v2 fingerprint of the kept
-    rows from ``Skipper``, which then says so in the record's kind."""
+    rows from ``Skipper``, which then says so in the record's kind.
+
+    ``relations``: what the engine's bound plan read for this run (given ``allowed``), which
+    may be fresher than the ``PendingResult.relations`` announced at submit."""
 
     table: pa.Table
     row_count: int
@@ -37,6 +40,7 @@ class Result:
     result_hash: str | None = None
     result_hash_kind: str | None = None
     truncated_by: str | None = None
+    relations: list[Relation] | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -67,8 +71,10 @@ class PendingResult(Protocol):
     """A submitted query. ``result()`` waits for it; as a context manager, leaving the block
     collects the result if nobody did, so the engine is never left held."""
 
-    #: The relations the engine's bound plan reads, when it was given ``allowed`` and checked
-    #: them (the second wall); None from an engine that does not bind ahead.
+    #: The relations the engine's bound plan reads, when it was given ``allowed`` (the second
+    #: wall); None from an engine that does not bind ahead. An engine may announce them from
+    #: the text's last run before this run's check is done: ``Result.relations`` has the
+    #: relations this run's plan read, and a refusal comes from ``result()``.
     relations: list[Relation] | None
 
     def result(self) -> Result: ...

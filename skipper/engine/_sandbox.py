@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from skipper.fingerprint import RowFingerprint
 
 #: Rows per Arrow batch read from DuckDB (DuckDB's own default).
 BATCH_ROWS = 131072
+
+#: How many passed checks (text, allowed) a sandbox remembers.
+CHECKED_CACHE_SIZE = 512
 
 #: The statement types the engine runs. A PIVOT without an IN list parses as MULTI; whatever a
 #: MULTI hides still meets the read-only database, the file-system lock and the rollback below.
@@ -63,17 +67,30 @@ class Sandbox:
                                   mask_salt=mask_salt)
         self.watchdog = Watchdog(self.con)
         self.binder = Binder(self.con)
+        #: Checks passed, by text and what it was allowed: the database is read-only, so the
+        #: same text binds to the same relations for the connection's life (as ``Binder``'s).
+        self._checked: OrderedDict[tuple[str, Allowed], list[list[str]]] = OrderedDict()
 
     def bind(self, sql: str, allowed: Allowed, *, timeout_s: float | None) -> list[list[str]]:
         """The relations ``sql`` reads as DuckDB binds it, checked against ``allowed`` before
-        anything runs (see ``skipper.engine.relations``); each as ``Relation.to_list()``."""
+        anything runs (see ``skipper.engine.relations``); each as ``Relation.to_list()``
+        (the caller must not change them: a check passed before gives the same lists)."""
+        key = (sql, allowed)
+        checked = self._checked.get(key)
+        if checked is not None:
+            self._checked.move_to_end(key)
+            return checked
         if not self.binder.knows(sql):  # a text bound before was one read statement then
             single_read_statement(self.con, sql)
         self.watchdog.arm(timeout_s)
         try:
-            return [relation.to_list() for relation in self.binder.check(sql, allowed)]
+            checked = [relation.to_list() for relation in self.binder.check(sql, allowed)]
         finally:
             self.watchdog.disarm()
+        self._checked[key] = checked
+        while len(self._checked) > CHECKED_CACHE_SIZE:
+            self._checked.popitem(last=False)
+        return checked
 
     def run(self, sql: str, *, max_rows: int | None, timeout_s: float | None,
             max_bytes: int | None = None, ordered: bool = False) -> QueryOutput:
@@ -255,7 +272,7 @@ def _rows_within(batch: pa.RecordBatch, rows: int, room: int) -> int:
     the slices' buffer sizes)."""
     if rows <= 0 or room <= 0:
         return 0
-    if batch.slice(0, rows).nbytes <= room:
+    if (batch if rows == batch.num_rows else batch.slice(0, rows)).nbytes <= room:
         return rows
     low, high = 0, rows  # low fits, high does not
     while high - low > 1:

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -32,12 +32,16 @@ from skipper.errors import (
     UnknownTableError,
 )
 
+if TYPE_CHECKING:
+    from skipper.engine.relations import Allowed
+
 #: How long a fresh worker may take to import DuckDB and open the database.
 STARTUP_TIMEOUT_S = 60.0
 
 _LENGTH = struct.Struct(">Q")  # a message
 _HEADER = struct.Struct(">I")  # a frame's JSON header
 _READ_AHEAD = 65536  # bytes one read may bring of a small message and what follows it
+_GATHER = 64  # buffers one gathered send takes at most
 
 
 # ---- the child --------------------------------------------------------------------------
@@ -88,21 +92,27 @@ def serve(fd: int, settings: dict[str, Any]) -> None:
 
 
 def execute(sandbox: Any, request: dict[str, Any], channel: Channel) -> None:
-    """Send the rows, then their fingerprint in a second message: the parent decodes the rows
-    while this process hashes them, so hashing adds nothing to the round trip.
+    """Run the query and answer with one message: the relations its bound plan read, the
+    counts, the fingerprint of every row and the kept rows. (Hashing after sending the rows,
+    for the parent to read them meanwhile, gained nothing: the parent woken by the rows runs
+    on this process's core while this one waits, and a second message costs a second wake.)
 
     With ``allowed`` in the request, the query is first bound and its relations checked (the
-    second wall); they go back in a message of their own before the query runs, so the parent
-    drafts the audit record from them while the rows are being made."""
+    second wall); a refusal ends the request there. When the request asks for them
+    (``early_relations``: the parent has not seen this text bound before), the relations also
+    go back in a message of their own before the query runs, so the parent drafts the audit
+    record from them while the rows are being made; otherwise the parent drafted it from the
+    relations of the text's last run and checks them against the ones the rows come with."""
+    relations = None
     if request.get("allowed") is not None:
-        from skipper.engine.relations import Allowed
-
-        allowed = Allowed.from_dict(request["allowed"])
+        allowed = _allowed(request["allowed"])
         relations, failure = attempt(lambda: sandbox.bind(
             request["sql"], allowed, timeout_s=request.get("timeout_s")))
-        channel.send(frame(failure or {"ok": True, "relations": relations}))
         if failure is not None:
+            channel.send(frame(failure))
             return
+        if request.get("early_relations", True):
+            channel.send(frame({"ok": True, "relations": relations}))
     output, failure = attempt(lambda: sandbox.run(request["sql"],
                                                   max_rows=request.get("max_rows"),
                                                   timeout_s=request.get("timeout_s"),
@@ -111,13 +121,30 @@ def execute(sandbox: Any, request: dict[str, Any], channel: Channel) -> None:
     if failure is not None:
         channel.send(frame(failure))
         return
-    channel.send(frame({"ok": True, "row_count": output.row_count,
-                        "truncated": output.truncated, "truncated_by": output.truncated_by,
-                        "types": output.types}, output.table))
     # The rows left out were fingerprinted while streaming; the kept ones are added now.
     digest, failure = attempt(output.finish_fingerprint)
-    channel.send(frame(failure or {"ok": True, "result_hash": digest,
-                                   "result_hash_kind": output.fingerprint.kind}))
+    if failure is not None:
+        channel.send(frame(failure))
+        return
+    channel.send(frame({"ok": True, "relations": relations, "row_count": output.row_count,
+                        "truncated": output.truncated, "truncated_by": output.truncated_by,
+                        "types": output.types, "result_hash": digest,
+                        "result_hash_kind": output.fingerprint.kind}, output.table))
+
+
+#: What queries may read, by the text the parent sends it as (it sends the same few again).
+_ALLOWED: dict[str, Allowed] = {}
+
+
+def _allowed(text: str) -> Allowed:
+    from skipper.engine.relations import Allowed
+
+    found = _ALLOWED.get(text)
+    if found is None:
+        if len(_ALLOWED) >= 256:
+            _ALLOWED.clear()
+        found = _ALLOWED[text] = Allowed.from_text(text)
+    return found
 
 
 def attempt(call: Callable[[], Any]) -> tuple[Any, dict[str, Any] | None]:
@@ -147,25 +174,75 @@ def introspect(con: Any) -> list[TableInfo]:
         cursor.close()
 
 
-def frame(header: dict[str, Any], table: pa.Table | None = None) -> pa.Buffer:
-    """One message: the header's length, the JSON header, then the table as an Arrow IPC
-    stream, written into a single buffer so the rows are copied once."""
-    head = json.dumps(header, default=str).encode()
+def frame(header: dict[str, Any], table: pa.Table | None = None) -> list[bytes | pa.Buffer]:
+    """One message, as the pieces ``Channel.send`` sends back to back: the header's length and
+    the JSON header, then the table (if any) in Arrow's IPC format.
+
+    A table of plain columns goes as its schema and record batches, each serialized once and
+    read back with ``pa.ipc.read_schema`` / ``read_record_batch`` (their sizes in the header's
+    ``ipc``): less work on both sides than a stream writer and reader, which a small result
+    would mostly spend on. Dictionary-encoded and nested columns go as an IPC stream (``ipc``
+    absent): their dictionaries travel in messages of their own."""
+    if table is None:
+        head = json.dumps(header, default=str).encode()
+        return [_HEADER.pack(len(head)) + head]
+    if all(_plain(kind) for kind in table.schema.types):
+        pieces: list[bytes | pa.Buffer] = [table.schema.serialize()]
+        pieces.extend(batch.serialize() for batch in table.to_batches())
+        head = json.dumps({**header, "ipc": [len(piece) for piece in pieces]},
+                          default=str).encode()
+        head += b" " * (-(_HEADER.size + len(head)) % 8)  # the IPC pieces start 8-aligned
+        return [_HEADER.pack(len(head)) + head, *pieces]
     sink = pa.BufferOutputStream()
-    sink.write(_HEADER.pack(len(head)))
-    sink.write(head)
-    if table is not None:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-    return sink.getvalue()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    head = json.dumps(header, default=str).encode()
+    return [_HEADER.pack(len(head)) + head, sink.getvalue()]
 
 
 def unframe(message: memoryview) -> tuple[dict[str, Any], pa.Table | None]:
     (size,) = _HEADER.unpack_from(message)
-    header: dict[str, Any] = json.loads(bytes(message[_HEADER.size:_HEADER.size + size]))
-    rest = message[_HEADER.size + size:]
-    table = pa.ipc.open_stream(pa.py_buffer(rest)).read_all() if len(rest) else None
-    return header, table
+    start = _HEADER.size + size
+    header: dict[str, Any] = json.loads(bytes(message[_HEADER.size:start]))
+    if start == len(message):
+        return header, None
+    body = pa.py_buffer(message)
+    sizes = header.pop("ipc", None)
+    if sizes is None:
+        return header, pa.ipc.open_stream(body.slice(start)).read_all()
+    schema = _schema(body.slice(start, sizes[0]))
+    batches = []
+    start += sizes[0]
+    for length in sizes[1:]:
+        batches.append(pa.ipc.read_record_batch(body.slice(start, length), schema))
+        start += length
+    return header, pa.Table.from_batches(batches, schema)
+
+
+#: Schemas read, by their IPC bytes: a query's result has the same one run after run.
+_SCHEMAS: dict[bytes, pa.Schema] = {}
+
+
+def _schema(serialized: pa.Buffer) -> pa.Schema:
+    key = serialized.to_pybytes()
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        if len(_SCHEMAS) >= 512:
+            _SCHEMAS.clear()
+        schema = _SCHEMAS[key] = pa.ipc.read_schema(serialized)
+    return schema
+
+
+#: Whether a column of a type (by Arrow type id) has neither a dictionary nor children.
+_PLAIN: dict[int, bool] = {}
+
+
+def _plain(kind: pa.DataType) -> bool:
+    plain = _PLAIN.get(kind.id)
+    if plain is None:
+        plain = _PLAIN[kind.id] = not (pa.types.is_nested(kind) or pa.types.is_dictionary(kind)
+                                       or isinstance(kind, pa.BaseExtensionType))
+    return plain
 
 
 class Channel:
@@ -178,13 +255,24 @@ class Channel:
         self.sock = sock
         self._spare = b""  # read past the last message: the start of the next
 
-    def send(self, message: bytes | pa.Buffer) -> None:
-        size = len(message)
+    def send(self, message: bytes | pa.Buffer | list[bytes | pa.Buffer]) -> None:
+        """Send one message, given whole or as pieces (sent back to back, not joined)."""
+        pieces = message if isinstance(message, list) else [message]
+        size = sum(len(piece) for piece in pieces)
         if size < _READ_AHEAD:
-            self.sock.sendall(_LENGTH.pack(size) + bytes(message))
-        else:  # no copy of big results
-            self.sock.sendall(_LENGTH.pack(size))
-            self.sock.sendall(memoryview(message))
+            self.sock.sendall(b"".join([_LENGTH.pack(size), *map(bytes, pieces)]))
+            return
+        # No copy of big results: gathered writes, as much as the socket takes each time
+        # (at most _GATHER pieces a call, under any system's limit).
+        views: list[memoryview] = [memoryview(_LENGTH.pack(size))]
+        views.extend(memoryview(piece) for piece in pieces)
+        while views:
+            sent = self.sock.sendmsg(views[:_GATHER])
+            while views and sent >= len(views[0]):
+                sent -= len(views[0])
+                views.pop(0)
+            if sent:
+                views[0] = views[0][sent:]
 
     def receive(self, deadline: float | None = None) -> memoryview:
         """The next message. TimeoutError past ``deadline`` (time.monotonic()), EOFError when
@@ -283,8 +371,8 @@ class WorkerProcess:
         self.ready = True
 
     def send(self, message: dict[str, Any]) -> None:
-        """Send one request; its answer comes from ``receive`` (an execute answers twice:
-        the rows, then their fingerprint)."""
+        """Send one request; its answer comes from ``receive`` (an execute answers once, or
+        twice when asked to send the relations ahead)."""
         try:
             self.channel.send(json.dumps(message).encode())
         except OSError as error:

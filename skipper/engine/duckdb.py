@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -29,6 +30,9 @@ Isolation = Literal["process", "thread"]
 
 #: The default bound on a result's kept bytes, whatever ``max_rows`` allows.
 DEFAULT_MAX_RESULT_BYTES = 64 * 2**20
+
+#: How many texts' bound relations the engine remembers (as many as the worker's binder).
+BOUND_CACHE_SIZE = 512
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -101,6 +105,10 @@ class DuckDBEngine:
         self._worker: WorkerProcess | None = None
         self._sandbox: Sandbox | None = None
         self._mask_salt = mask_salt
+        #: What each (text, allowed) bound to at its last run in a worker: a query seen before
+        #: announces these at submit, and the worker sends its own with the rows.
+        self._bound: OrderedDict[tuple[str, Allowed],
+                                 tuple[list[list[str]], list[Relation]]] = OrderedDict()
         if isolation == "process":
             self._settings = {
                 "database": str(self.database), "memory_limit": memory_limit,
@@ -239,6 +247,26 @@ class DuckDBEngine:
             self._worker.kill()
         self._worker = WorkerProcess(self._settings, mask_salt=self._mask_salt)
 
+    def expected_relations(self, sql: str, allowed: Allowed) -> list[Relation] | None:
+        """The relations ``sql`` read the last time it ran here with ``allowed`` (None when
+        it did not, or was forgotten): what its bound plan will read, as the database is
+        read-only, though each run checks it again and reports its own in the result."""
+        found = self._bound.get((sql, allowed))
+        return list(found[1]) if found is not None else None
+
+    def _remember(self, key: tuple[str, Allowed], rows: list[list[str]]) -> list[Relation]:
+        """The relations a run reported (as ``Relation.to_list`` rows), remembered for the
+        text's next run (the objects made last time when the rows are the same)."""
+        found = self._bound.get(key)
+        if found is not None and found[0] == rows:
+            self._bound.move_to_end(key)
+            return list(found[1])
+        relations = [Relation.from_list(row) for row in rows]
+        self._bound[key] = (rows, relations)
+        while len(self._bound) > BOUND_CACHE_SIZE:
+            self._bound.popitem(last=False)
+        return list(relations)
+
     def _check_open(self) -> None:
         if self._closed:
             raise EngineError("this engine is closed", code="engine.closed")
@@ -258,6 +286,7 @@ class PendingQuery:
         self._started = time.perf_counter()
         self._deadline: float | None = None
         self._outcome: Result | BaseException | None = None
+        self._allowed = allowed
         #: What DuckDB's bound plan reads (when the query was submitted with ``allowed``).
         self.relations: list[Relation] | None = None
         if engine._sandbox is not None:
@@ -265,13 +294,18 @@ class PendingQuery:
                 self.relations = [Relation.from_list(row) for row in engine._sandbox.bind(
                     sql, allowed, timeout_s=timeout_s)]
             return
+        known = engine._bound.get((sql, allowed)) if allowed is not None else None
         engine._send({"op": "execute", "sql": sql, "max_rows": max_rows,
                       "timeout_s": timeout_s, "ordered": ordered,
                       "max_bytes": engine.max_result_bytes,
-                      "allowed": allowed.to_dict() if allowed is not None else None})
+                      "allowed": allowed.text if allowed is not None else None,
+                      "early_relations": known is None})
         if timeout_s is not None:
             self._deadline = time.monotonic() + timeout_s + engine.kill_grace_s
-        if allowed is not None:
+        if known is not None:
+            # Bound before: the worker checks it again and sends what it read with the rows.
+            self.relations = list(known[1])
+        elif allowed is not None:
             # The worker binds and checks first; a refusal ends the request there.
             header, _ = engine._receive(self._deadline, timeout_s)
             self.relations = [Relation.from_list(row) for row in header["relations"]]
@@ -282,6 +316,8 @@ class PendingQuery:
                 self._outcome = self._collect()
             except BaseException as error:
                 self._outcome = error
+                if self._allowed is not None:
+                    self._engine._bound.pop((self._sql, self._allowed), None)
             finally:
                 self._engine._lock.release()
         if isinstance(self._outcome, BaseException):
@@ -313,18 +349,21 @@ class PendingQuery:
                           types=output.types,
                           result_hash=output.finish_fingerprint(),
                           result_hash_kind=output.fingerprint.kind,
-                          truncated_by=output.truncated_by)
+                          truncated_by=output.truncated_by,
+                          relations=self.relations)
         header, table = engine._receive(self._deadline, self._timeout_s)
         assert table is not None
-        # The worker hashes the rows after sending them, while this process decoded them.
-        fingerprint, _ = engine._receive(self._deadline, self._timeout_s)
+        relations = None
+        if header.get("relations") is not None and self._allowed is not None:
+            relations = engine._remember((self._sql, self._allowed), header["relations"])
         return Result(table=table, row_count=int(header["row_count"]),
                       truncated=bool(header["truncated"]),
                       duration_s=time.perf_counter() - self._started,
                       types=list(header["types"]),
-                      result_hash=str(fingerprint["result_hash"]),
-                      result_hash_kind=str(fingerprint["result_hash_kind"]),
-                      truncated_by=header.get("truncated_by"))
+                      result_hash=str(header["result_hash"]),
+                      result_hash_kind=str(header["result_hash_kind"]),
+                      truncated_by=header.get("truncated_by"),
+                      relations=relations)
 
 
 def parse_bytes(size: str) -> int:

@@ -16,6 +16,7 @@ The bound relations are also the query's lineage: the audit record names what Du
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -75,16 +76,37 @@ class Allowed:
 
     @classmethod
     def of(cls, tables: Iterable[tuple[str, str]], functions: Iterable[str] = ()) -> Allowed:
-        return cls(tables=frozenset((fold(s), fold(n)) for s, n in tables),
+        made = cls(tables=frozenset((fold(s), fold(n)) for s, n in tables),
                    functions=frozenset(fold(f) for f in functions))
+        # The same few sets come back query after query: one object each, so what is worked
+        # out from one (its ``text``, its hash) is worked out once.
+        found = _ALLOWED.get(made)
+        if found is None:
+            if len(_ALLOWED) >= _ALLOWED_SIZE:
+                _ALLOWED.clear()
+            found = _ALLOWED[made] = made
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         return {"tables": sorted(list(t) for t in self.tables),
                 "functions": sorted(self.functions)}
 
+    @functools.cached_property
+    def text(self) -> str:
+        """``to_dict()`` as compact JSON (how the engine sends it to its worker, once made)."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Allowed:
         return cls.of([(s, n) for s, n in data.get("tables", [])], data.get("functions", []))
+
+    @classmethod
+    def from_text(cls, text: str) -> Allowed:
+        return cls.from_dict(json.loads(text))
+
+
+_ALLOWED: dict[Allowed, Allowed] = {}
+_ALLOWED_SIZE = 1024
 
 
 class Binder:
