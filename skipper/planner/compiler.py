@@ -369,17 +369,17 @@ class _Compilation:
                         exp.alias_(change.copy(), metric.name + CHANGE),
                         exp.alias_(pct, metric.name + CHANGE_PCT),
                     )
-        final = final.from_(exp.to_table(names[0]), copy=False)
+        final = final.from_(_table(names[0]), copy=False)
         for i, name in enumerate(names[1:], start=1):
             if not keys:
-                final = final.join(exp.to_table(name), join_type="cross", copy=False)
+                final = final.join(_table(name), join_type="cross", copy=False)
                 continue
             conditions = []
             for key in keys:
                 earlier = [exp.column(key, table=n) for n in names[:i]]
                 left = earlier[0] if len(earlier) == 1 else exp.func("coalesce", *earlier)
                 conditions.append(exp.NullSafeEQ(this=left, expression=exp.column(key, table=name)))
-            final = final.join(exp.to_table(name), on=exp.and_(*conditions),
+            final = final.join(_table(name), on=exp.and_(*conditions),
                                join_type="full outer", copy=False)
         for name, select in zip(names, selects, strict=True):
             final = final.with_(name, as_=select, copy=False)
@@ -457,9 +457,9 @@ class _JoinTree:
             return predicate.copy()
         self._add(path[:split])
         inner = path[split:]
-        sub = exp.select(exp.Literal.number(1)).from_(exp.to_table(inner[0].target))
+        sub = exp.select(exp.Literal.number(1)).from_(_table(inner[0].target))
         for edge in inner[1:]:
-            sub = sub.join(exp.to_table(edge.target), on=edge.on.copy(), copy=False)
+            sub = sub.join(_table(edge.target), on=edge.on.copy(), copy=False)
         sub = sub.where(exp.and_(inner[0].on.copy(), predicate.copy()), copy=False)
         exists = exp.Exists(this=sub)
         return exp.not_(exists) if exclude else exists
@@ -472,7 +472,7 @@ class _JoinTree:
 
     def joins(self) -> list[exp.Join]:
         return [
-            exp.Join(this=exp.to_table(edge.target), on=edge.on.copy(), side="LEFT")
+            exp.Join(this=_table(edge.target), on=edge.on.copy(), side="LEFT")
             for edge in self._edges
         ]
 
@@ -484,10 +484,16 @@ def _what(group: _Group) -> str:
     return " and ".join(m.label for m in group.metrics) or group.table.name
 
 
+def _table(name: str) -> exp.Table:
+    """A table node for a plain name, built without the parser (it is called per query)."""
+    return exp.Table(this=exp.to_identifier(name))
+
+
 def _table_ref(table: Table) -> exp.Table:
     if table.db_schema.lower() == "main":
-        return exp.to_table(table.name)
-    reference = exp.to_table(f"{table.db_schema}.{table.name}")
+        return _table(table.name)
+    reference = exp.Table(this=exp.to_identifier(table.name),
+                          db=exp.to_identifier(table.db_schema))
     reference.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
     return reference
 

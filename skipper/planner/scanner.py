@@ -24,6 +24,11 @@ _ASKING = {"show", "give", "tell", "let", "help", "get", "send", "for"}
 _KEYWORD_LEN = max(len(k) for k in KEYWORDS)
 
 
+# Words of the planner's own grammar that a typo may also be corrected to.
+_EXTRA = [*(" ".join(k) for k in KEYWORDS if len(k) == 1), *GRAIN_WORDS, *UNIT_WORDS,
+          *NUMBER_WORDS, "today", "yesterday", "since", "between", "excluding"]
+
+
 @dataclass
 class Item:
     """A piece of a question and what it is."""
@@ -51,8 +56,7 @@ def scan(question: str, vocabulary: Vocabulary, today: date, words: list[Token])
     words = list(words)
     items: list[Item] = []
     corrections: list[tuple[str, str]] = []
-    extra = [*(" ".join(k) for k in KEYWORDS if len(k) == 1), *GRAIN_WORDS, *UNIT_WORDS,
-             *NUMBER_WORDS, "today", "yesterday", "since", "between", "excluding"]
+    extra = _EXTRA
     i = 0
     while i < len(words):
         item = _read(words, i, vocabulary, today)

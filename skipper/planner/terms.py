@@ -80,6 +80,7 @@ class Terms:
         self.catalog = catalog
         self._metrics: dict[str, ResolvedMetric] = {}
         self._dimensions: dict[str, ResolvedDimension] = {}
+        self._segments: dict[str, tuple[Table, exp.Expr]] = {}
 
     # ---- metrics ------------------------------------------------------------------------
     def metric(self, name: str) -> ResolvedMetric:
@@ -215,8 +216,12 @@ class Terms:
             known = ", ".join(s.name for s in self.catalog.segments) or "none"
             raise UnknownTermError(f"no segment {name!r} in the catalog (segments: {known})",
                                    term=name)
-        table = self.catalog.table(segment.table)
-        return segment, table, qualify(segment.filter, table, self.catalog.dialect)
+        key = segment.name.lower()
+        if key not in self._segments:
+            table = self.catalog.table(segment.table)
+            self._segments[key] = (table, qualify(segment.filter, table, self.catalog.dialect))
+        table, predicate = self._segments[key]
+        return segment, table, predicate.copy()
 
 
 def kind_of(column: Column) -> str:
