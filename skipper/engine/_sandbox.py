@@ -209,8 +209,7 @@ class QueryOutput:
     """What one query produced: the kept rows, how many there were in all, the column types,
     why rows were left out (``"rows"``: ``max_rows``, ``"bytes"``: ``max_bytes``), and the
     fingerprint of every row. The fingerprint already holds the rows left out; the kept rows
-    are added by ``finish_fingerprint`` (the worker does it after sending them, while the
-    parent reads them)."""
+    are added by ``finish_fingerprint`` (the worker does it before sending them)."""
 
     table: pa.Table
     row_count: int

@@ -46,9 +46,9 @@ class DuckDBEngine:
     huge function call that an interrupt cannot stop), the worker is killed and a fresh one
     started, so no query runs far past its timeout. The worker's address space is also bounded
     (twice ``memory_limit`` plus 2 GiB), because DuckDB's ``memory_limit`` does not cover one
-    huge value. Cost: the round trip (rows as Arrow IPC over a socket), which `Skipper` hides
-    in part by preparing the answer's annotation and audit record while the worker runs the
-    query (see ``submit``); benchmarks/bench_engine.py measures it alone.
+    huge value. Cost: the round trip (rows as Arrow IPC over a socket, one message back per
+    query once a text has been bound); benchmarks/bench_engine.py measures it alone and
+    benchmarks/bench_floor.py the least a process boundary costs.
 
     ``isolation="thread"`` keeps the connection in this process: no round trip, but a timeout
     is only an interrupt, which some work ignores until it finishes, and memory is bounded
@@ -128,11 +128,13 @@ class DuckDBEngine:
 
         ``allowed``: the relations the guard let the query read. The query is then bound first
         and refused (``sql.unknown_table``, nothing run) if DuckDB's plan reads anything else;
-        the handle's ``relations`` are what the plan reads (see ``skipper.engine.relations``).
+        the handle's ``relations`` are what the plan reads (see ``skipper.engine.relations``):
+        for a text run here before, what it read then (``expected_relations``), announced
+        without waiting for the worker, which checks it again all the same; the result's
+        ``relations`` are what this run's plan read, and a refusal comes from ``result()``.
 
-        With ``isolation="process"`` the worker runs it while the caller goes on: `Skipper`
-        prepares the audit record meanwhile, while this process is still warm. One query runs
-        at a time per engine: the engine is held until ``result()`` is called, so use the
+        With ``isolation="process"`` the worker runs it while the caller goes on. One query
+        runs at a time per engine: the engine is held until ``result()`` is called, so use the
         handle as a context manager (leaving it collects the result if nobody did)."""
         if timeout_s is not None and timeout_s <= 0:
             raise ConfigError("timeout_s must be positive")
