@@ -17,6 +17,7 @@ from skipper.catalog import Catalog
 from skipper.errors import CatalogError, GuardError, PolicyError
 from skipper.guard import Guard
 from skipper.policy import Policy, Principal
+from tests.conftest import DEMO_AS_OF
 
 TABLES = """
 tables:
@@ -249,7 +250,9 @@ def test_demo_policy_through_the_cli(demo_database: Path, demo_catalog: Path) ->
 
 def test_ask_plans_over_what_the_user_may_see(demo_database: Path, demo_catalog: Path,
                                               tmp_path: Path) -> None:
-    with Skipper(demo_catalog, demo_database, audit_log=tmp_path / "a.jsonl", llm=False) as sk:
+    # "last month" of the lake's own today: a month the data holds
+    with Skipper(demo_catalog, demo_database, audit_log=tmp_path / "a.jsonl", llm=False,
+                 today=DEMO_AS_OF) as sk:
         assert sk.ask("total revenue last month", user="finn").status == "ok"
         assert sk.ask("total revenue last month", user="ana").status == "cannot_answer"
         eu = sk.ask("How many enterprise accounts are in the EU?", user="sue")
