@@ -55,6 +55,7 @@ class Intent:
     compare_kind: str | None = None
     compare_range: TimeRange | None = None
     compare_change: bool = False  # "the change", "growth": show the difference too
+    compare_word: bool = False  # "compared", "vs", "versus" ... said
     order_metric: MetricMention | None = None
     direction: str | None = None
     superlative: bool = False
@@ -74,6 +75,7 @@ class Intent:
     units: list[str] = field(default_factory=list)  # "in days": checked against the metric
     share_at: int | None = None  # where "share of" / "percentage of" was said
     per: tuple[str, Grain] | None = None  # "average daily X": (avg, day)
+    list_words: list[str] = field(default_factory=list)  # "list", "which", "what" ...
     # Words with two readings the grammar cannot settle: (the words as scanned, [rephrasings]).
     readings: list[tuple[str, list[str]]] = field(default_factory=list)
 
@@ -160,6 +162,7 @@ class Reader:
             intent.also = True
         elif kind == "list":
             intent.listing = True
+            intent.list_words.append(item.text)
         elif kind == "howmany":
             intent.howmany = True
         elif kind == "share":
@@ -178,6 +181,7 @@ class Reader:
             intent.direction = "desc" if kind == "most" else "asc"
             intent.superlative = True
         elif kind == "compare":
+            intent.compare_word = True
             if item.text.split()[0] in _CHANGE_WORDS:
                 intent.compare_change = True
             pair = self._versus(index)
@@ -594,6 +598,11 @@ class Reader:
                 f"'how many {head.text}' asks to count {head.text}, but the question also "
                 f"measures {', '.join(m.text for m in strong)}; ask for one of them"
             )
+        loose = [m for m in strong[1:] if not m.conjoined]
+        if loose and intent.order_metric is None:  # "average tip for taxi passengers":
+            intent.problems.append(  # two figures not asked for together
+                f"the question names {strong[0].text} and {loose[0].text}; ask for one of them, "
+                f"or for both ('{strong[0].text} and {loose[0].text}')")
         if strong:
             kept = strong + [m for m in weak if m.conjoined]
         elif weak:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlglot import exp
+
 from skipper.catalog import Catalog
 from skipper.errors import PlannerError, SkipperError
 from skipper.planner.joins import JoinGraph
@@ -29,6 +31,8 @@ from skipper.planner.terms import Terms
 from skipper.planner.vocabulary import Meaning, Vocabulary
 from skipper.planner.words import phrase_key
 
+_LIST_VERBS = frozenset({"list", "enumerate", "names of", "name"})
+
 
 class Resolver:
     def __init__(
@@ -45,6 +49,7 @@ class Resolver:
         self.vocabulary = vocabulary
         self.today = today
         self._touched: set[str] = set()  # dimensions filtered by this question (merge, not replace)
+        self._touched_segments: set[str] = set()  # segments this question names
         self.notes: list[str] = []  # glossary rules applied, said in the interpretation
 
     # ---- the query ----------------------------------------------------------------------
@@ -56,6 +61,14 @@ class Resolver:
             and len(intent.metrics) == 1 and intent.metrics[0].weak
             and bool(intent.metrics[0].dimensions)
         )
+        explicit = any(w in _LIST_VERBS for w in intent.list_words)
+        if explicit and not intent.howmany and all(m.weak for m in intent.metrics) and (
+                not listing and not intent.breakdowns):
+            named = [*intent.metrics, *intent.segments, *intent.filters]
+            what = named[0].text if named else "…"
+            raise PlannerError(  # "list the discontinued products": rows, not a count
+                "listing the rows themselves is not something the catalog planner does; ask "
+                f"'how many {what}', or for them by a dimension")
         base = SemanticQuery.model_construct(
             metrics=[], breakdowns=[], filters=[], segments=[], time_range=None, compare=None,
             order=[], limit=None, share=None, per=None, including=[],
@@ -66,6 +79,13 @@ class Resolver:
             base.metrics = metrics
         if not base.metrics and not listing and not (intent.listing and intent.breakdowns):
             base.metrics = self._implied_count(intent)
+        distinct = listing or (intent.listing and intent.breakdowns and not base.metrics)
+        if distinct and not explicit:
+            listed = intent.metrics[0].item if listing else intent.breakdowns[0].item
+            if not listed.plural:  # "what's our CSAT", "what's the total population"
+                raise PlannerError(
+                    f"'{listed.text}' is not a figure the catalog defines; to see its values "
+                    f"ask 'list the {listed.text} values'")
         if listing:
             base.metrics = []
             intent.breakdowns.insert(0, Mention(intent.metrics[0].item,
@@ -78,7 +98,7 @@ class Resolver:
         self._versus(base, intent, tables)
         self._segments(base, intent, tables)
         self._implied_segments(base, intent)
-        self._period(base, intent)
+        self._period(base, intent, previous)
         self._ranking(base, intent)
         if intent.share_at is not None:
             self._share(base, intent, previous)
@@ -295,6 +315,11 @@ class Resolver:
         if not negate and dimension not in self._touched:
             query.filters = [f for f in query.filters if f.dimension != dimension
                              or f.op in ("not in", "!=") and not set(f.values) & set(values)]
+            columns = self._dimension_columns(dimension)
+            query.segments = [  # an earlier turn's segment on the same column is replaced
+                s for s in query.segments
+                if s.segment in self._touched_segments or not columns
+                or self._segment_columns(s.segment) != columns]
         self._touched.add(dimension)
         same = [f for f in query.filters if f.dimension == dimension]
         if not negate:
@@ -323,8 +348,34 @@ class Resolver:
         for mention in intent.segments:
             chosen = self.pick(mention, tables, to_one=False, what="a segment")
             meaning = chosen[0] if isinstance(chosen, list) else chosen
-            query.segments = [s for s in query.segments if s.segment != meaning.name]
+            columns = self._segment_columns(meaning.name)
+            query.segments = [s for s in query.segments if s.segment != meaning.name and (
+                s.segment in self._touched_segments or not columns
+                or self._segment_columns(s.segment) != columns)]
+            if columns:  # "and the delisted ones?" after "active products": replaced
+                query.filters = [f for f in query.filters if f.dimension in self._touched
+                                 or self._dimension_columns(f.dimension) != columns]
             query.segments.append(SegmentRef(segment=meaning.name, exclude=mention.negate))
+            self._touched_segments.add(meaning.name)
+
+    def _segment_columns(self, name: str) -> frozenset[tuple[str, str]]:
+        """The columns a segment's filter reads (empty when it reads a subquery)."""
+        try:
+            _, table, predicate = self.terms.segment(name)
+        except SkipperError:
+            return frozenset()
+        if predicate.find(exp.Select) is not None:
+            return frozenset()
+        return frozenset((c.table.lower() or table.name.lower(), c.name.lower())
+                         for c in predicate.find_all(exp.Column))
+
+    def _dimension_columns(self, name: str) -> frozenset[tuple[str, str]]:
+        try:
+            dimension = self.terms.dimension(name)
+        except SkipperError:
+            return frozenset()
+        return frozenset((c.table.lower() or dimension.table.name.lower(), c.name.lower())
+                         for c in dimension.expr.find_all(exp.Column))
 
     def _event_periods(self, metrics: list[str], intent: Intent) -> None:
         """"tickets opened this month": a period on the metrics' own time column is the
@@ -422,11 +473,33 @@ class Resolver:
                     f"there is no '{mention.text}' in the previous question to remove",
                 )
 
-    def _period(self, query: SemanticQuery, intent: Intent) -> None:
+    def _period(self, query: SemanticQuery, intent: Intent,
+                previous: SemanticQuery | None = None) -> None:
         if intent.time_range is not None:
             query.time_range = intent.time_range
         if not intent.compare:
             return
+        if (previous is not None and intent.compare_kind == "previous_period"
+                and not intent.compare_word and not intent.compare_change
+                and intent.time_range is None and previous.time_range is not None):
+            # "what about the day before?": the same question, one period earlier
+            start, end = Comparison().resolve(previous.time_range, self.today)
+            query.time_range = TimeRange(start=start, end=end,
+                                         label=f"{start.isoformat()} to {end.isoformat()}")
+            query.compare = None
+            return
+        if (intent.compare_kind is None and intent.compare_range is None
+                and not intent.compare_change):
+            # "compare the average NO2 of Austria and Belgium", "EU vs non-EU customers":
+            # the things compared are not periods
+            compared = [f for f in query.filters if f.op == "in" and len(f.values) > 1]
+            if len(compared) == 1 and all(b.dimension != compared[0].dimension
+                                          for b in query.breakdowns):
+                query.breakdowns.append(Breakdown(dimension=compared[0].dimension))
+                return
+            raise PlannerError(
+                "compare with what? name the other period ('versus last month') or the values "
+                "side by side ('EU vs NA', 'Austria and Belgium')")
         self._compare(query, intent)
         if query.compare is not None and not intent.compare_change:
             query.compare = query.compare.model_copy(update={"changes": False})
