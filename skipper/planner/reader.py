@@ -150,6 +150,9 @@ class Reader:
             intent.change_verb = intent.change_verb or item.text
         elif kind in ("by", "sort"):
             self.mode, self.by_run = kind, 0
+        elif kind == "include" and index > 0 and item.text in ("included", "too") and (
+                self.items[index - 1].kind == "term"):
+            self._included_after(self.items[index - 1])  # "test accounts included"
         elif kind in ("not", "remove", "include"):
             self.mode = kind
             if kind == "remove":
@@ -323,8 +326,11 @@ class Reader:
             return
         previous = self.items[index - 1] if index > 0 else None
         if metrics and dims and not values and not segments and previous is not None:
-            if previous.kind == "list" and not item.plural:
-                metrics = set()  # "which country had the most cities": the country is the group
+            opener = self._opener(index)
+            if opener is not None and (not item.plural or opener.text in ("list", "name")):
+                # "which country had the most cities", "which Cambodian city", "list the
+                # Australian cities with their average": the group, not a count
+                metrics = set()
             elif previous.kind in ("most", "least", "howmany"):
                 dims = set()  # ... and the cities are counted
         if segments and metrics and not values and {m.table for m in segments} == {
@@ -389,8 +395,10 @@ class Reader:
         if pending is None and measures and before is not None and before.kind in (
                 "most", "least") and not others:
             pending = ("max" if before.kind == "most" else "min", before)
-            intent.superlative = False  # "the largest subtotal": the maximum, not a ranking
-            intent.aggregated_superlative = True
+            if not intent.breakdowns:  # "the largest subtotal": the maximum, not a ranking
+                intent.superlative = False
+                intent.aggregated_superlative = True
+            # "which city had the highest PM2.5": cities ranked by their highest value
         if pending is None:
             if measures and not others and item.text in STOP_WORDS:
                 return set()  # "total taxi tips": the filler word, not the column 'total'
@@ -407,7 +415,7 @@ class Reader:
         else:
             metrics = {m for m in others if m.kind == "metric"}
             if function == "avg" and metrics and all(self.is_average(m) for m in metrics):
-                return others  # "average PM2.5" where the metric is an average already
+                return metrics  # "average PM2.5" where the metric is an average already
             if metrics and not measures and function != "count_distinct":
                 # "average daily requests", "median revenue per day": the metric per period,
                 # then the average of those — settled once the period's grain is known
@@ -426,6 +434,33 @@ class Reader:
         metric = Meaning("metric", f"{function}({column})", table)
         self._metric(index, item, {metric}, set())
         return set()
+
+    def _opener(self, index: int) -> Item | None:
+        """The "which"/"list" item a noun follows, over the adjectives between them."""
+        at = index - 1
+        while at >= 0 and self.items[at].kind == "term" and all(
+                m.kind in ("value", "segment", "dimension") for m in self.items[at].meanings
+        ) and any(m.kind in ("value", "segment") for m in self.items[at].meanings):
+            at -= 1
+        if at >= 0 and self.items[at].kind == "list" and at < index:
+            return self.items[at]
+        return None
+
+    def _included_after(self, before: Item) -> None:
+        intent = self.intent
+        for group in (intent.segments, intent.filters):
+            for mention in list(group):
+                if mention.item is before and not mention.negate:
+                    group.remove(mention)
+                    intent.includes.append(mention)
+                    return
+        # a noun the reader took for a metric ("test accounts" counted): an inclusion
+        for mention in list(intent.metrics):
+            segments = {m for m in before.meanings if m.kind == "segment"}
+            if mention.item is before and segments:
+                intent.metrics.remove(mention)
+                intent.includes.append(Mention(before, segments))
+                return
 
     def _per_period(self) -> None:
         """"average daily requests in June": requests per day, averaged over the days. One time

@@ -282,13 +282,11 @@ class Resolver:
             meanings = chosen if isinstance(chosen, list) else [chosen]
             if meanings[0].kind == "segment":
                 name = meanings[0].name
-                before = len(query.segments)
                 query.segments = [s for s in query.segments if s.segment != name]
                 left_out = {s for m in query.metrics for s in self.terms.metric(m).source.excluding}
                 if name in left_out:  # "including internal accounts": keep what is left out
                     query.including = list(dict.fromkeys([*query.including, name]))
-                elif len(query.segments) == before:
-                    query.segments.append(SegmentRef(segment=name))
+                # otherwise nothing left them out: "test accounts included" changes nothing
                 continue
             included: list[str | int | float | bool] = [
                 m.value for m in meanings if m.value is not None
