@@ -138,7 +138,29 @@ class _Compilation:
         return dimension
 
     # ---- the whole query ----------------------------------------------------------------
+    def _check_conflicts(self) -> None:
+        """A filter on a column a metric's own definition already fixes ("workers cost" is
+        product = 'workers_requests'; "what about images?") would answer a question about
+        nothing: say so instead."""
+        for metric in self.metrics:
+            fixed = {(c.table.lower(), c.name.lower()) for f in metric.filters
+                     for c in f.find_all(exp.Column)}
+            for item in self.query.filters:
+                if item.op not in ("=", "in"):
+                    continue
+                dimension = self.terms.dimension(item.dimension)
+                used = {((c.table or dimension.table.name).lower(), c.name.lower())
+                        for c in dimension.expr.find_all(exp.Column)}
+                if used & fixed:
+                    raise PlannerError(
+                        f"{metric.label} is defined for one {dimension.label.lower()} already "
+                        f"({' AND '.join(f.sql() for f in metric.filters)}), so it cannot be "
+                        f"filtered to {', '.join(str(v) for v in item.values)}; ask for a metric "
+                        "of that one instead",
+                        code="planner.conflicting_filter")
+
     def build(self) -> exp.Query:
+        self._check_conflicts()
         if not self.metrics:
             return self._listing()
         groups = self._groups()

@@ -136,6 +136,19 @@ class Reader:
             self.intent.problems.append(f"'{word}' needs a number column to apply to")
         if self.per is not None:
             self._per_period()
+        intent = self.intent
+        grains = [b for b in intent.breakdowns if not b.meanings and b.grain is not None]
+        asks_which = any(w not in ("what", "what are") for w in intent.list_words) or any(
+            self.items[i - 1].kind == "list" for i, it in enumerate(self.items)
+            if i > 0 and grains and it is grains[0].item)  # "what day had the most"
+        if (intent.superlative and not asks_which and intent.limit is None
+                and intent.per is None and len(grains) == 1 and len(intent.breakdowns) == 1
+                and intent.order_metric is None):
+            # "the lowest daily revenue in May": revenue per day, the lowest of those days
+            intent.breakdowns.remove(grains[0])
+            intent.per = ("max" if intent.direction == "desc" else "min",  # type: ignore[assignment]
+                          grains[0].grain)
+            intent.superlative = False
         self._choose_metrics()
         self._events()
         return self.intent
@@ -600,9 +613,18 @@ class Reader:
         self.intent.named = list(self.intent.metrics)
         self._choose()
         kept = {m.table for mention in self.intent.metrics for m in mention.meanings}
+        said = kept | {m.table for mention in [*self.intent.filters, *self.intent.segments,
+                                               *self.intent.breakdowns, *self.intent.verbs]
+                       for m in mention.meanings}
         for mention in self.intent.named:
             if mention in self.intent.metrics:
                 continue
+            if self.intent.metrics and not {m.table for m in mention.meanings} & said and not any(
+                    m.implies for m in mention.meanings):  # "customers" brings its glossary rule
+                self.intent.problems.append(  # "cost of shipments of enterprise tickets"
+                    f"'{mention.text}' is neither what is measured nor what is filtered; ask "
+                    "about one thing at a time")
+                return
             if any(m.name.startswith("count_distinct(") for k in self.intent.metrics
                    for m in k.meanings) and not {m.table for m in mention.meanings} <= kept:
                 self.intent.problems.append(
