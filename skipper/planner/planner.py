@@ -104,6 +104,9 @@ class CatalogPlanner:
         reader = Reader(scanned.items, self._is_time, self._is_entity,
                         [w.text for w in scanned.words])
         reader.is_average = self._is_average
+        reader.is_boolean = lambda meaning: (meaning.kind == "dimension"
+                                             and self.terms.dimension(meaning.name).kind
+                                             == "boolean")
         reader.distinct_column = self._distinct_column
         intent = reader.read()
         refusal = self._refusal(intent, [w.text for w in scanned.words], previous)

@@ -97,6 +97,9 @@ _SUBJECT_CUES = frozenset({"did", "do", "does", "we", "they", "you", "i", "get",
                            "customers"})
 
 
+GRAIN_NOUNS = frozenset({"day", "week", "month", "quarter", "year"})
+_MOST_WORDS = {"highest": "desc", "largest": "desc", "biggest": "desc", "maximum": "desc",
+               "max": "desc", "lowest": "asc", "smallest": "asc", "minimum": "asc", "min": "asc"}
 _AUXILIARIES = frozenset({"did", "do", "does", "have", "has", "had", "will", "would", "were",
                          "was"})
 
@@ -114,6 +117,7 @@ class Reader:
         self.items = items
         self.words = words or []
         self.is_average: Callable[[Meaning], bool] = lambda meaning: False
+        self.is_boolean: Callable[[Meaning], bool] = lambda meaning: False
         self.distinct_column: Callable[[Meaning], str | None] = lambda meaning: None
         self.is_time = is_time_dimension
         self.is_entity = is_entity_count
@@ -144,11 +148,13 @@ class Reader:
         if (intent.superlative and not asks_which and intent.limit is None
                 and intent.per is None and len(grains) == 1 and len(intent.breakdowns) == 1
                 and intent.order_metric is None):
-            # "the lowest daily revenue in May": revenue per day, the lowest of those days
-            intent.breakdowns.remove(grains[0])
-            intent.per = ("max" if intent.direction == "desc" else "min",  # type: ignore[assignment]
-                          grains[0].grain)
-            intent.superlative = False
+            if grains[0].item.text in GRAIN_NOUNS:  # "our busiest day": which day
+                intent.limit = 1
+            else:  # "the lowest daily revenue in May": revenue per day, the lowest day's
+                intent.breakdowns.remove(grains[0])
+                intent.per = ("max" if intent.direction == "desc" else "min",  # type: ignore[assignment]
+                              grains[0].grain)
+                intent.superlative = False
         self._choose_metrics()
         self._events()
         return self.intent
@@ -272,12 +278,19 @@ class Reader:
         self.by_run += 1
 
     def _term(self, index: int, item: Item) -> None:
+        if self.mode in ("by", "sort") and self.by_run > 0 and index > 0 and self.items[
+                index - 1].kind != "and" and self.items[index - 1].kind != "grain":
+            self.mode = None  # "by region and plan" continues; "by sea freight have been" not
         meanings = self._verb_or_value(index, item)
         if not meanings:
             return
         meanings = self._aggregated(index, item, meanings)
         if not meanings:
             return
+        first = item.text.split()[0]
+        if first in _MOST_WORDS and any(m.kind == "metric" for m in meanings):
+            self.intent.superlative = True  # "the highest PM2.5" named as a metric
+            self.intent.direction = _MOST_WORDS[first]
         values = {m for m in meanings if m.kind == "value"}
         segments = {m for m in meanings if m.kind == "segment"}
         dims = {m for m in meanings if m.kind == "dimension"}
@@ -310,6 +323,8 @@ class Reader:
             intent.includes.append(Mention(item, values or segments))
             self.mode = None
             return
+        if mode in ("by", "sort") and segments and dims and self.by_run == 0:
+            dims = set()  # "opened by internal test accounts", "sent by sea freight": by whom
         nxt = self.items[index + 1] if index + 1 < len(self.items) else None
         if (mode in ("by", "sort", "top") and dims and all(self.is_time(d) for d in dims)
                 and nxt is not None and nxt.kind == "time" and not values and not metrics):
@@ -320,6 +335,12 @@ class Reader:
             if mode == "top":
                 self.mode = None
                 intent.singular_target = not item.plural
+            return
+        if (values or segments) and item.text.endswith("ed") and index + 1 < len(
+                self.items) and self.items[index + 1].kind == "time":
+            intent.problems.append(  # "orders were placed on 2025-09-15": the event or status?
+                f"'{item.text}' before a date could be the event or a status; say 'with status "
+                f"{item.text}' for the status")
             return
         if mode in ("by", "sort") and (values or segments) and not dims:
             self.mode = None  # "spend by enterprise customers": by whom, not a breakdown
@@ -391,6 +412,11 @@ class Reader:
                 m.name.lower() for m in before.meanings if m.kind == "value"
             } & {d.name.lower() for d in dims}:
                 return  # "on the enterprise plan": 'plan' names the filter
+            if all(self.is_time(d) for d in dims) and mode is None:
+                intent.problems.append(  # "parcels … that have been delivered"
+                    f"'{item.text}' names a date; say which period ('{item.text} last week') "
+                    f"or 'by {item.text}'")
+                return
             intent.breakdowns.append(Mention(item, dims))
             intent.singular_target = intent.singular_target or not item.plural
         if mode == "top":
