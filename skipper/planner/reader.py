@@ -288,7 +288,8 @@ class Reader:
         if not meanings:
             return
         first = item.text.split()[0]
-        if first in _MOST_WORDS and any(m.kind == "metric" for m in meanings):
+        if first in _MOST_WORDS and any(m.kind == "metric" for m in meanings) and any(
+                w not in ("what", "what are") for w in self.intent.list_words):
             self.intent.superlative = True  # "the highest PM2.5" named as a metric
             self.intent.direction = _MOST_WORDS[first]
         values = {m for m in meanings if m.kind == "value"}
