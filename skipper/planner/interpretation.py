@@ -14,9 +14,9 @@ from skipper.planner.compiler import left_out
 from skipper.planner.query import SemanticQuery, TimeRange
 from skipper.planner.summary import (
     _breakdown_label,
-    _column_label,
     _qualifiers,
     lower,
+    order_words,
     period_words,
 )
 from skipper.planner.terms import ResolvedMetric, Terms
@@ -51,12 +51,7 @@ def interpret(
     if query.breakdowns:
         parts.append("by " + ", ".join(_breakdown_label(b.dimension, b.grain, terms)
                                         for b in query.breakdowns))
-    if query.order:
-        order = query.order[0]
-        parts.append(f"{'highest' if order.direction == 'desc' else 'lowest'} "
-                     f"{_column_label(order.by, terms)} first")
-    if query.limit is not None:
-        parts.append("first row only" if query.limit == 1 else f"first {query.limit} rows")
+    parts.extend(order_words(query, terms, one_row="first row only"))
     text = ", ".join(p for p in parts if p) + "."
     text = text[0].upper() + text[1:]
     return " ".join([text, *_left_out(query, metrics, terms), *notes])

@@ -66,14 +66,21 @@ def describe(query: SemanticQuery, catalog: Catalog, terms: Terms, today: date) 
     if query.compare is not None and query.time_range is not None:
         start, end = query.compare.resolve(query.time_range, today)
         parts.append(f"compared with {start.isoformat()} to {end.isoformat()}")
-    if query.order:
-        order = query.order[0]
-        parts.append(f"{'highest' if order.direction == 'desc' else 'lowest'} "
-                     f"{_column_label(order.by, terms)} first")
-    if query.limit is not None:
-        parts.append("first row" if query.limit == 1 else f"first {query.limit} rows")
+    parts.extend(order_words(query, terms))
     text = ", ".join(p for p in parts if p)
     return text[0].upper() + text[1:] + "."
+
+
+def order_words(query: SemanticQuery, terms: Terms, one_row: str = "first row") -> list[str]:
+    """"highest spend first", "first 5 rows": the order and limit, in words."""
+    out = []
+    if query.order:
+        order = query.order[0]
+        out.append(f"{'highest' if order.direction == 'desc' else 'lowest'} "
+                   f"{_column_label(order.by, terms)} first")
+    if query.limit is not None:
+        out.append(one_row if query.limit == 1 else f"first {query.limit} rows")
+    return out
 
 
 def summarize(
