@@ -10,6 +10,7 @@ that maps would tell a user it exists.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from sqlglot import exp
@@ -19,6 +20,7 @@ from skipper.catalog import Catalog, Column, Table
 MAX_VALUES = 10_000  # per column: more than this is not a list of names
 MAX_COLUMNS = 400  # per catalog: the index must stay cheap to build
 MAX_LENGTH = 80  # characters: longer text is prose, not a name
+BUDGET_S = 10.0  # seconds for the whole index, however big the database
 _SKIP_TAGS = {"pii", "secret", "id", "weight"}
 
 Reader = Callable[[str], list[tuple[object]]]
@@ -43,11 +45,17 @@ def eligible(catalog: Catalog) -> list[tuple[Table, Column]]:
     return out[:MAX_COLUMNS]
 
 
-def read_values(catalog: Catalog, run: Reader) -> dict[tuple[str, str], list[str]]:
+def read_values(
+    catalog: Catalog, run: Reader, budget_s: float = BUDGET_S
+) -> dict[tuple[str, str], list[str]]:
     """``(table, column) -> distinct values`` for the eligible columns; a column with more than
-    MAX_VALUES distinct values, or whose read fails, is left out."""
+    MAX_VALUES distinct values, or whose read fails, is left out, and reading stops once
+    ``budget_s`` seconds are spent (the columns after it are simply not indexed)."""
     out: dict[tuple[str, str], list[str]] = {}
+    deadline = time.monotonic() + budget_s
     for table, column in eligible(catalog):
+        if time.monotonic() > deadline:
+            break
         target = exp.column(column.name, quoted=True)
         sql = (exp.select(target).distinct()
                .from_(exp.table_(table.name, db=table.db_schema, quoted=True))
