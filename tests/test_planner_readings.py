@@ -134,19 +134,6 @@ def test_glossary_term_applies_its_rule(planner: CatalogPlanner, desk: Any,
             "SELECT count(*) FROM accounts")
 
 
-def test_glossary_rule_must_name_a_segment(tmp_path: Path) -> None:
-    from skipper.errors import SkipperError
-
-    text = (DESK / "desk.yaml").read_text().replace("excluding: [internal_accounts]",
-                                                     "excluding: [interns]")
-    (tmp_path / "desk.yaml").write_text(text)
-    with pytest.raises(SkipperError) as caught:
-        Catalog.load(tmp_path)
-    line = next(i for i, row in enumerate(text.splitlines(), 1) if "interns" in row)
-    assert f"desk.yaml:{line}" in caught.value.message
-    assert "excluding" in caught.value.message and "interns" in caught.value.message
-
-
 # ---- verbs are verbs: a metric's event is not a column value ----------------------------------
 @pytest.mark.parametrize(("question", "gold_sql"), [
     ("how many tickets did we open last week",
@@ -251,16 +238,25 @@ def test_metric_leaves_out_its_excluded_segment_unless_asked(
     _answer(planner, desk, gold_database, "shipping cost", "SELECT sum(cost) FROM shipments")
 
 
-def test_excluding_must_name_a_segment(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("declared", "wrong", "said"), [
+    ("excluding: [internal_accounts]\n", "excluding: [interns]\n", "excluding names 'interns'"),
+    ("excluding: [internal_accounts],", "excluding: [staff],", "excluding names 'staff'"),
+])
+def test_excluding_must_name_a_segment(tmp_path: Path, declared: str, wrong: str,
+                                       said: str) -> None:
+    """A glossary term's and a metric's `excluding` name segments: file:line when not."""
     from skipper.errors import SkipperError
 
-    text = (DESK / "desk.yaml").read_text().replace("excluding: [internal_accounts],",
-                                                     "excluding: [staff],")
+    text = (DESK / "desk.yaml").read_text()
+    assert declared in text
+    text = text.replace(declared, wrong)
     (tmp_path / "desk.yaml").write_text(text)
     with pytest.raises(SkipperError) as caught:
         Catalog.load(tmp_path)
-    assert "excluding names 'staff'" in caught.value.message
-    assert "desk.yaml:" in caught.value.message
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if wrong.strip() in row)
+    assert f"desk.yaml:{line}" in caught.value.message
+    assert said in caught.value.message
+
 
 
 # ---- operators: aggregates of a column, distinct counts ---------------------------------------
@@ -369,3 +365,36 @@ def test_lowest_daily_metric_is_the_minimum_over_days(
     _answer(planner, desk, gold_database, "what was the lowest daily shipping cost last month",
             "SELECT min(c) FROM (SELECT CAST(shipped_at AS DATE) d, sum(cost) c FROM shipments "
             "WHERE shipped_at >= DATE '2025-08-01' AND shipped_at < DATE '2025-09-01' GROUP BY d)")
+
+
+# ---- through Skipper: names read from the data, and what the data covers ----------------------
+@pytest.fixture(scope="module")
+def desk_skipper(desk_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from skipper import Skipper
+
+    audit = tmp_path_factory.mktemp("desk_audit") / "audit.jsonl"
+    with Skipper(DESK, desk_database, today=TODAY, audit_log=audit) as skipper:
+        yield skipper
+
+
+def test_a_name_the_catalog_does_not_list_maps_from_the_data(desk_skipper: Any, desk: Any) -> None:
+    answer = desk_skipper.ask("tickets from Account 7")  # account_name has no declared values
+    assert answer.status == "ok", answer.message
+    expected = desk.execute("SELECT count(*) FROM tickets t JOIN accounts a USING (account_id) "
+                            "WHERE a.account_name = 'Account 7'").fetchall()
+    assert answer.rows == expected and expected[0][0] > 0
+
+
+def test_a_period_the_data_does_not_cover_is_declined(desk_skipper: Any) -> None:
+    answer = desk_skipper.ask("shipments in 2023")
+    assert answer.status == "cannot_answer" and answer.sql == ""
+    assert "shipments.shipped_at holds data from" in (answer.message or "")
+
+
+def test_a_period_partly_covered_says_so(desk_skipper: Any, desk: Any) -> None:
+    answer = desk_skipper.ask("shipments in the last 7 days")  # the data ends yesterday evening
+    assert answer.status == "ok", answer.message
+    assert answer.interpretation is not None
+    assert "has data on 6 of its 7 days so far" in answer.interpretation
+    assert answer.rows == desk.execute(
+        "SELECT count(*) FROM shipments WHERE shipped_at >= DATE '2025-09-09'").fetchall()

@@ -20,7 +20,7 @@ from skipper.planner.summary import (
     period_words,
 )
 from skipper.planner.terms import ResolvedMetric, Terms
-from skipper.planner.verbs import inflections, verbs_of_time_column
+from skipper.planner.verbs import metric_verbs, past_tense
 
 
 def interpret(
@@ -108,11 +108,8 @@ def _event(metrics: list[ResolvedMetric]) -> str:
         column = metric.time_column
         if column is None:
             continue
-        verbs = metric.source.verbs
-        if verbs is None:
-            verbs = verbs_of_time_column(column.name)
-        past = [f for f in inflections(verbs[0]) if f.split()[0].endswith("ed")] if verbs else []
-        events.add(past[0] if past else f"dated by {column.name}")
+        verbs = metric_verbs(metric.source.verbs, column.name)
+        events.add(past_tense(verbs[0]) if verbs else f"dated by {column.name}")
     return f"{events.pop()} " if len(events) == 1 else "dated "
 
 

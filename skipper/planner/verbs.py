@@ -58,3 +58,10 @@ def past_tense(verb: str) -> str:
     forms = getAllInflections(lemma, upos="VERB").get("VBN") or getAllInflections(
         lemma, upos="VERB").get("VBD") or (head,)
     return f"{forms[0]} {rest}".strip()
+
+
+def metric_verbs(verbs: list[str] | None, time_column: str | None) -> list[str]:
+    """A metric's verbs: as declared, else the verb of its time column's name."""
+    if verbs is not None:
+        return verbs
+    return verbs_of_time_column(time_column) if time_column else []

@@ -19,7 +19,7 @@ from skipper.catalog import Catalog, Column, Table
 from skipper.planner.grammar import GRAIN_WORDS, KEYWORDS, STOP_WORDS
 from skipper.planner.places import country_aliases
 from skipper.planner.terms import Terms, kind_of
-from skipper.planner.verbs import inflections, verbs_of_time_column
+from skipper.planner.verbs import inflections, metric_verbs
 from skipper.planner.words import Token, humanise, phrase_key, tokens
 
 Kind = Literal["metric", "dimension", "value", "segment", "table", "verb", "measure"]
@@ -82,10 +82,7 @@ class Vocabulary:
                 if text:
                     self._add(text, meaning)
             resolved = self.terms.metric(metric.name)
-            verbs = metric.verbs
-            if verbs is None:
-                verbs = verbs_of_time_column(metric.time_column) if metric.time_column else []
-            for verb in verbs:
+            for verb in metric_verbs(metric.verbs, metric.time_column):
                 for form in inflections(verb):
                     self._add(form, Meaning("verb", metric.name, metric.table), suggest=False)
             if resolved.entity_count and not metric.filters:
