@@ -74,7 +74,7 @@ def _measure(metric: ResolvedMetric, catalog: Catalog) -> str:
     definition = _definition(metric)
     filters = " and ".join(f.sql(dialect=catalog.dialect) for f in metric.filters)
     if filters:
-        definition += f" where {filters}"
+        definition = f"{definition} where {filters}".strip()
     label = lower(metric.label)
     return f"{label} ({definition})" if definition else label
 

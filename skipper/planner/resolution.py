@@ -547,9 +547,9 @@ class Resolver:
             raise PlannerError(
                 "'the largest/smallest …' with a breakdown could rank the groups or take each "
                 "group's maximum; ask 'maximum … by …' or 'which … has the highest …'")
-        if (intent.superlative or intent.limit is not None) and not query.order and (
-            not query.breakdowns or not query.metrics
-        ):
+        if (intent.superlative or intent.limit is not None) and (
+            not query.breakdowns or not query.metrics or not query.order
+        ):  # "the biggest customer in LATAM by spend" with no customer to rank: not a total
             raise PlannerError(
                 "the question asks for the most or the least of something, but names nothing "
                 "to rank by a metric; ask e.g. 'which plan has the most tickets'")
