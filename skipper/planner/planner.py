@@ -206,7 +206,7 @@ class CatalogPlanner:
             return cannot  # one reading left or none: still not the question asked, decline
         return cannot.model_copy(update={
             "status": "needs_clarification",
-            "message": cannot.message.rstrip(".") + ". Which did you mean?",
+            "message": cannot.message,  # each surface asks "Which did you mean?"
             "choices": choices,
         })
 
